@@ -1,0 +1,118 @@
+"""The composition root: turns a pipeline spec into plugin objects, listeners and a runner.
+
+This is the only place that knows every package. It loads the spec through the registry,
+instantiates the source, steps and destination from their validated settings, subscribes the
+listeners and hands everything to the ``Runner``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from pydantic import BaseModel, SecretStr
+
+from tidegate.app.logs import configure_logging
+from tidegate.app.plugins import default_registry
+from tidegate.core import Registry, RunContext, Runner, RunResult, new_run_id
+from tidegate.events import EventBus, Listener
+from tidegate.observability.logging import LoggingListener, SecretRedactor
+from tidegate.spec import PipelineSpec, load_pipeline
+
+if TYPE_CHECKING:
+    from tidegate.core import Destination, Source, Step
+
+__all__ = ["Pipeline", "build", "load", "run_pipeline", "secret_values"]
+
+
+def load(
+    path: str | Path, *, overrides: Sequence[str] = (), registry: Registry | None = None
+) -> PipelineSpec:
+    """Load and validate a pipeline file; raises ``SpecError`` listing every problem."""
+    return load_pipeline(Path(path), registry=registry or default_registry(), overrides=overrides)
+
+
+@dataclass(kw_only=True)
+class Pipeline:
+    """A pipeline ready to run: its spec, its plugin objects and the listeners to attach."""
+
+    spec: PipelineSpec
+    source: Source
+    steps: list[Step]
+    destination: Destination
+    listeners: list[Listener] = field(default_factory=list)
+
+    def run(self, *, run_id: str | None = None) -> RunResult:
+        """Run once with a fresh context and event bus; the result carries any error."""
+        bus = EventBus()
+        for listener in self.listeners:
+            bus.subscribe(listener)
+        context = RunContext(
+            run_id=run_id or new_run_id(),
+            pipeline=self.spec.name,
+            bus=bus,
+            base_dir=self.spec.base_dir,
+        )
+        runner = Runner(
+            source=self.source, steps=self.steps, destination=self.destination, context=context
+        )
+        with structlog.contextvars.bound_contextvars(
+            run_id=context.run_id, pipeline=context.pipeline
+        ):
+            return runner.run()
+
+
+def build(spec: PipelineSpec, *, registry: Registry | None = None) -> Pipeline:
+    """Instantiate the spec's plugins; construction errors surface before any data moves."""
+    registry = registry or default_registry()
+    source = registry.load("sources", spec.source.type)(spec.source.settings)
+    steps = [
+        registry.load("steps", step.type)(step.settings, name=step.name) for step in spec.steps
+    ]
+    destination = registry.load("destinations", spec.destination.type)(spec.destination.settings)
+    return Pipeline(spec=spec, source=source, steps=steps, destination=destination)
+
+
+def secret_values(spec: PipelineSpec) -> Iterator[str]:
+    """Every secret value held by the spec's plugin settings, for log redaction."""
+    for plugin in (spec.source, *spec.steps, spec.destination):
+        yield from _secrets_in(plugin.settings)
+
+
+def _secrets_in(value: Any) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secrets_in(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secrets_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _secrets_in(item)
+
+
+def run_pipeline(
+    path: str | Path,
+    *,
+    overrides: Sequence[str] = (),
+    listeners: Sequence[Listener] = (),
+    log_level: str | None = None,
+    log_format: str | None = None,
+    run_id: str | None = None,
+) -> RunResult:
+    """Load, build and run a pipeline with logging configured from the spec or the arguments.
+
+    Raises ``ConfigError`` (including ``SpecError``) when the pipeline cannot be set up; a run
+    that starts and fails returns a result whose ``error`` says why.
+    """
+    spec = load(path, overrides=overrides)
+    redactor = SecretRedactor(secret_values(spec))
+    configure_logging(log_level or spec.logging.level, log_format or spec.logging.format, redactor)
+    pipeline = build(spec)
+    pipeline.listeners = [LoggingListener(), *listeners]
+    return pipeline.run(run_id=run_id)

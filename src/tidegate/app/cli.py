@@ -1,0 +1,236 @@
+"""The ``tidegate`` command line: init, validate, run, schema and demo.
+
+Exit codes: 0 success, 1 the run failed, 2 usage or configuration error. Human output goes to
+a terminal through rich; when stdout is not a terminal, ``run`` prints one JSON summary line
+so scripts can parse it. Logs always go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tidegate import __version__
+from tidegate.app.logs import LEVELS
+from tidegate.errors import ConfigError, InternalError, TidegateError
+
+__all__ = ["app", "main"]
+
+EXIT_CODES = """\
+Exit codes: 0 success · 1 the run failed · 2 usage or configuration error.
+"""
+
+app = typer.Typer(
+    name="tidegate",
+    help="Run observable, resilient and governed ETL pipelines declared in pipeline.yaml.",
+    epilog=EXIT_CODES,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+PipelineArg = Annotated[
+    Path, typer.Argument(help="The pipeline file, e.g. pipeline.yaml.", show_default=False)
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a key of the pipeline, e.g. --set destination.table=x (repeatable).",
+        metavar="KEY=VALUE",
+    ),
+]
+
+
+def _fail(error: TidegateError) -> typer.Exit:
+    err.print(f"[bold red]error[/] ({error.kind}):", error.message, markup=True, highlight=False)
+    if error.location:
+        err.print(f"  where: {error.location}", markup=False, highlight=False)
+    if error.hint:
+        err.print(f"  hint: {error.hint}", markup=False, highlight=False)
+    return typer.Exit(code=error.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"tidegate {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Run observable, resilient and governed ETL pipelines declared in pipeline.yaml."""
+
+
+@app.command(epilog=EXIT_CODES)
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder to create the pipeline in.")] = Path(),
+    name: Annotated[str | None, typer.Option(help="Pipeline name (default: folder name).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
+) -> None:
+    """Scaffold a pipeline folder that runs as is: pipeline.yaml, tidegate.yaml, sample data."""
+    from tidegate.app.scaffold import scaffold  # noqa: PLC0415 - only this command needs it
+
+    folder = folder.resolve()
+    chosen = name or re.sub(r"[^A-Za-z0-9_-]+", "_", folder.name).strip("_") or "pipeline"
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", chosen):
+        raise _fail(
+            ConfigError(f"invalid pipeline name {chosen!r}", hint="use letters, digits, _ and -")
+        )
+    try:
+        written = scaffold(folder, name=chosen, force=force)
+    except TidegateError as exc:
+        raise _fail(exc) from exc
+    for path in written:
+        out.print(f"created {path}", highlight=False)
+    out.print(
+        f"\nnext: [bold]tidegate run {folder / 'pipeline.yaml'}[/]", markup=True, highlight=False
+    )
+
+
+@app.command(epilog=EXIT_CODES)
+def validate(pipeline: PipelineArg, set_: SetOption = None) -> None:
+    """Check a pipeline file and report every problem at once, with file, line and key."""
+    from tidegate.app.bootstrap import build, load  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        spec = load(pipeline, overrides=set_ or ())
+        build(spec)
+    except TidegateError as exc:
+        raise _fail(exc) from exc
+    steps = ", ".join(step.name for step in spec.steps) or "none"
+    out.print(
+        f"ok: {pipeline} is valid (pipeline {spec.name!r}: source {spec.source.type}, "
+        f"steps {steps}, destination {spec.destination.type})",
+        highlight=False,
+    )
+
+
+@app.command(epilog=EXIT_CODES)
+def run(
+    pipeline: PipelineArg,
+    set_: SetOption = None,
+    log_level: Annotated[
+        str | None, typer.Option(help=f"Log level: {', '.join(LEVELS)} (default from the spec).")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="Log format: auto, console or json (default from the spec).")
+    ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option(help="Show a live progress line (default: on when stderr is a terminal)."),
+    ] = None,
+) -> None:
+    """Run a pipeline once: source -> steps -> destination, committed only if all succeeds."""
+    from tidegate.app.bootstrap import run_pipeline  # noqa: PLC0415 - keeps --help fast
+
+    if log_level is not None and log_level not in LEVELS:
+        raise _fail(ConfigError(f"unknown log level {log_level!r}", hint=f"use {', '.join(LEVELS)}"))
+    if log_format is not None and log_format not in ("auto", "console", "json"):
+        raise _fail(
+            ConfigError(f"unknown log format {log_format!r}", hint="use auto, console or json")
+        )
+    listeners: list[Any] = []
+    if progress if progress is not None else err.is_terminal:
+        from tidegate.app.progress import ProgressListener  # noqa: PLC0415 - terminal only
+
+        listeners.append(ProgressListener(err))
+    try:
+        result = run_pipeline(
+            pipeline,
+            overrides=set_ or (),
+            listeners=listeners,
+            log_level=log_level,
+            log_format=log_format,
+        )
+    except TidegateError as exc:
+        raise _fail(exc) from exc
+    _summarise(result)
+    if result.error is not None:
+        raise _fail(result.error)
+
+
+def _summarise(result: Any) -> None:
+    summary = {
+        "run_id": result.run_id,
+        "pipeline": result.pipeline,
+        "status": result.status,
+        "rows_read": result.rows_read,
+        "rows_written": result.rows_written if result.ok else 0,
+        "rows_rejected": result.rows_rejected,
+        "batches": result.batches,
+        "seconds": round(result.seconds, 3),
+    }
+    if not out.is_terminal:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        sys.stdout.flush()
+        return
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    for key, value in summary.items():
+        shown = f"{value:,}" if isinstance(value, int) else str(value)
+        table.add_row(key.replace("_", " "), shown)
+    out.print(table)
+
+
+@app.command(epilog=EXIT_CODES)
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of pipeline.yaml, for editor completion and validation."""
+    from tidegate.app.plugins import default_registry  # noqa: PLC0415 - keeps --help fast
+    from tidegate.spec import pipeline_json_schema  # noqa: PLC0415 - keeps --help fast
+
+    text = json.dumps(pipeline_json_schema(default_registry()), indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}", highlight=False)
+
+
+@app.command(epilog=EXIT_CODES)
+def demo(
+    folder: Annotated[
+        Path, typer.Option("--dir", help="The example folder holding pipeline.yaml.")
+    ] = Path("examples/customers"),
+    rows: Annotated[int, typer.Option(min=1, help="Customers to generate.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
+) -> None:
+    """Generate the seeded customers/orders dataset and run the example pipeline on it."""
+    from tidegate.app.demo import run_demo  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        run_demo(folder, rows=rows, seed=seed, out=out, err=err)
+    except TidegateError as exc:
+        raise _fail(exc) from exc
+
+
+def main() -> None:
+    """Console-script entry point; turns unexpected crashes into exit code 1 with a message."""
+    try:
+        app()
+    except TidegateError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing was committed by the interrupted run", highlight=False)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: report, never a bare traceback
+        wrapped = InternalError(f"unexpected {type(exc).__name__}: {exc}")
+        err.print(str(wrapped), markup=False, highlight=False)
+        sys.exit(1)

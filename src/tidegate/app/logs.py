@@ -1,0 +1,47 @@
+"""Logging configuration; only the composition root configures logging (STYLE §6).
+
+Log lines go to stderr so stdout stays free for machine-readable output. ``auto`` picks the
+console renderer on a terminal and JSON lines otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+if TYPE_CHECKING:
+    from tidegate.observability.logging import SecretRedactor
+
+__all__ = ["LEVELS", "configure_logging"]
+
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def configure_logging(level: str, fmt: str, redactor: SecretRedactor) -> None:
+    """Route structlog (and stdlib logging from libraries) to stderr at ``level`` in ``fmt``."""
+    stream = sys.stderr
+    if fmt == "auto":
+        fmt = "console" if stream.isatty() else "json"
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    numeric = logging.getLevelNamesMapping()[level.upper()]
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redactor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=stream, force=True)

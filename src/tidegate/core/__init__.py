@@ -1,0 +1,24 @@
+"""The small control plane: protocols at the seams, the run context, the runner, the registry.
+
+``core`` imports only ``errors``, ``events`` and pyarrow; it never reads YAML or environment
+variables and knows no concrete source, step, destination or listener.
+"""
+
+from tidegate.core.context import RunContext, new_run_id
+from tidegate.core.protocols import Destination, Position, Source, SourceBatch, Step, StepResult
+from tidegate.core.registry import Registry
+from tidegate.core.runner import Runner, RunResult
+
+__all__ = [
+    "Destination",
+    "Position",
+    "Registry",
+    "RunContext",
+    "RunResult",
+    "Runner",
+    "Source",
+    "SourceBatch",
+    "Step",
+    "StepResult",
+    "new_run_id",
+]

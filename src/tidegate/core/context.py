@@ -1,0 +1,42 @@
+"""What a plugin may know about the run it serves: ids, the event bus, the working folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from uuid6 import uuid7
+
+if TYPE_CHECKING:
+    from tidegate.events import Event, EventBus
+
+__all__ = ["RunContext", "new_run_id"]
+
+
+def new_run_id() -> str:
+    """A UUIDv7 as text: unique, and sortable by start time so run listings need no extra key."""
+    return str(uuid7())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunContext:
+    """Per-run facts handed to every source, step and destination.
+
+    ``base_dir`` is the folder of the pipeline file: relative paths in settings resolve
+    against it, not against the process's working directory.
+    """
+
+    run_id: str
+    pipeline: str
+    bus: EventBus
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def resolve(self, path: str | Path) -> Path:
+        """Resolve a path from the settings against the pipeline's folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    def emit(self, event: Event) -> None:
+        """Publish an event on the run's bus."""
+        self.bus.publish(event)

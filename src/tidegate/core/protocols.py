@@ -1,0 +1,106 @@
+"""The three data-plane protocols every plugin implements, and the values they exchange.
+
+A source yields ``SourceBatch``es (a RecordBatch plus a resumable, JSON-serialisable position);
+a step maps a batch to a batch and may split off rejected rows; a destination writes batches
+inside a transaction that the runner commits once, or rolls back, so a failed run leaves the
+destination as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pyarrow as pa
+
+    from tidegate.core.context import RunContext
+
+__all__ = [
+    "REASON_COLUMN",
+    "Destination",
+    "Position",
+    "Source",
+    "SourceBatch",
+    "Step",
+    "StepResult",
+]
+
+Position = Mapping[str, Any]
+"""Where a source stands after a batch, as JSON-serialisable values (row count, cursor, …)."""
+
+REASON_COLUMN = "_tidegate_reason"
+"""Column added to rejected rows that says why each row was split off."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBatch:
+    """One batch read from a source and the position reached after it.
+
+    ``rejected`` holds input rows the source could not parse and set aside (for example CSV
+    rows quarantined by ``on_malformed: quarantine``), with a ``_tidegate_reason`` column, so
+    the runner counts and reports them like rows rejected by a step.
+    """
+
+    batch: pa.RecordBatch
+    position: Position
+    rejected: pa.RecordBatch | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """A step's output: the rows that go on, and optionally the rows it split off.
+
+    ``rejected`` carries the input columns plus ``_tidegate_reason``.
+    """
+
+    batch: pa.RecordBatch
+    rejected: pa.RecordBatch | None = None
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Reads data as a stream of bounded batches."""
+
+    def describe(self) -> str:
+        """A short, secret-free description for logs and events, such as ``csv:data/x.csv``."""
+
+    def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
+        """Yield batches in order; raise a ``TidegateError`` with a location on bad input."""
+
+
+@runtime_checkable
+class Step(Protocol):
+    """Changes data one batch at a time."""
+
+    name: str
+
+    def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch | StepResult:
+        """Return the transformed batch, or a ``StepResult`` when rows are rejected."""
+
+
+@runtime_checkable
+class Destination(Protocol):
+    """Writes batches inside one transaction per run."""
+
+    def describe(self) -> str:
+        """A short, secret-free description, such as ``duckdb:warehouse.duckdb/customers``."""
+
+    def open(self, ctx: RunContext) -> None:
+        """Connect and begin the transaction (or staging area) the run writes into."""
+
+    def write(self, batch: pa.RecordBatch, *, batch_number: int) -> None:
+        """Add one batch to the open transaction."""
+
+    def commit(self) -> None:
+        """Make everything written visible at once."""
+
+    def rollback(self) -> None:
+        """Discard everything written since ``open``; must be safe to call after a failed open."""
+
+    def close(self) -> None:
+        """Release connections; called after commit or rollback."""
+

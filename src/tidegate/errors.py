@@ -1,0 +1,151 @@
+"""The one error root of Tidegate, grouped by how the caller should react.
+
+Every error carries a ``kind`` (what the caller should do about it), a ``severity`` and an
+actionable message that says what failed, where (file:line, row or key path) and how to fix it.
+Retry logic reads only the kind, never the message.
+
+    TidegateError                      kind        exit code of ``tidegate run``
+    ├── ConfigError                    config      2  the pipeline or its settings are wrong
+    │   └── SpecError                  config      2  pipeline.yaml failed validation (all problems)
+    ├── DataError                      data        1  the input data is malformed or rejected
+    ├── TransientError                 transient   1  worth retrying as is (timeouts, locks)
+    ├── DependencyError                dependency  1  a system we call is down or refusing
+    ├── SecurityError                  security    1  a governance or secret rule refused the run
+    └── InternalError                  internal    1  a bug in Tidegate or a plugin
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "DependencyError",
+    "ErrorKind",
+    "InternalError",
+    "Problem",
+    "SecurityError",
+    "Severity",
+    "SpecError",
+    "TidegateError",
+    "TransientError",
+]
+
+
+class ErrorKind(StrEnum):
+    """How the caller should react to an error (DESIGN §4)."""
+
+    TRANSIENT = "transient"
+    DATA = "data"
+    CONFIG = "config"
+    DEPENDENCY = "dependency"
+    SECURITY = "security"
+    INTERNAL = "internal"
+
+
+class Severity(StrEnum):
+    """How loudly an error should be reported."""
+
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
+class TidegateError(Exception):
+    """Base of every error Tidegate raises on purpose.
+
+    ``location`` says where the problem is (``pipeline.yaml:12``, ``customers.csv line 7``) and
+    ``hint`` how to fix it; both are rendered by ``str()`` so a CLI can print the error as is.
+    """
+
+    kind: ClassVar[ErrorKind] = ErrorKind.INTERNAL
+    exit_code: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: str | None = None,
+        hint: str | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+        self.severity = severity
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ConfigError(TidegateError):
+    """The pipeline, its settings or the command line are wrong; fix them and run again."""
+
+    kind = ErrorKind.CONFIG
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One validation problem in a pipeline spec, located by file, line and key path."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class SpecError(ConfigError):
+    """A pipeline spec failed validation; carries *every* problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        header = f"pipeline spec has {count} problem{'s' if count != 1 else ''}"
+        super().__init__(header + "".join(f"\n  - {p}" for p in self.problems))
+
+
+class DataError(TidegateError):
+    """The input data is malformed or was rejected; fix the data or relax the rule."""
+
+    kind = ErrorKind.DATA
+
+
+class TransientError(TidegateError):
+    """A failure that is likely to pass if the same call is tried again."""
+
+    kind = ErrorKind.TRANSIENT
+
+
+class DependencyError(TidegateError):
+    """A system Tidegate calls (database, HTTP API, file system) is down or refusing."""
+
+    kind = ErrorKind.DEPENDENCY
+
+
+class SecurityError(TidegateError):
+    """A governance or secret-handling rule refused the run."""
+
+    kind = ErrorKind.SECURITY
+
+
+class InternalError(TidegateError):
+    """An unexpected failure inside Tidegate or a plugin; a bug to report."""
+
+    kind = ErrorKind.INTERNAL

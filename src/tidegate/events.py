@@ -1,0 +1,143 @@
+"""Typed events of a run, the listener protocol and the in-process event bus.
+
+Cross-cutting concerns (logs, metrics, state, alerts, audit, lineage) observe a run only through
+these events, so adding a concern never means editing the runner. Events are frozen and
+keyword-only so new fields never break an existing listener. A listener that raises is logged
+and counted without stopping the run, unless it declares ``fail_closed = True`` (audit does):
+then its failure fails the run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import structlog
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "BatchRead",
+    "BatchWritten",
+    "Event",
+    "EventBus",
+    "Listener",
+    "RowsRejected",
+    "RunFinished",
+    "RunStarted",
+    "StepFinished",
+]
+
+_log = structlog.get_logger("tidegate.events")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Fields every event carries: which run, which pipeline, when."""
+
+    run_id: str
+    pipeline: str
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    """A run began; ``source`` and ``destination`` are descriptions free of secrets."""
+
+    source: str
+    destination: str
+    steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchRead(Event):
+    """The source produced batch number ``batch`` (from 1) of ``rows`` rows."""
+
+    batch: int
+    rows: int
+    nbytes: int
+    position: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFinished(Event):
+    """A step processed one batch."""
+
+    step: str
+    batch: int
+    rows_in: int
+    rows_out: int
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowsRejected(Event):
+    """Rows were split off the data path with reasons (malformed input, failed rules)."""
+
+    step: str
+    batch: int
+    rows: int
+    reasons: Mapping[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchWritten(Event):
+    """The destination accepted a batch inside the run's open transaction."""
+
+    batch: int
+    rows: int
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    """A run ended; ``status`` is ``succeeded`` or ``failed``, ``error`` is secret-free text."""
+
+    status: str
+    rows_read: int
+    rows_written: int
+    rows_rejected: int
+    batches: int
+    seconds: float
+    error: str | None = None
+    error_kind: str | None = None
+
+
+@runtime_checkable
+class Listener(Protocol):
+    """Observes events; must not alter data. ``fail_closed`` listeners stop the run on error."""
+
+    def handle(self, event: Event) -> None:
+        """React to one event."""
+
+
+class EventBus:
+    """Delivers each event to every subscribed listener, in subscription order."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self.failures: Counter[str] = Counter()
+
+    def subscribe(self, listener: Listener) -> None:
+        """Add a listener; it sees every event published from now on."""
+        self._listeners.append(listener)
+
+    def publish(self, event: Event) -> None:
+        """Deliver ``event``; a failing listener is logged and counted, or re-raised if it fails closed."""
+        for listener in self._listeners:
+            try:
+                listener.handle(event)
+            except Exception:
+                if getattr(listener, "fail_closed", False):
+                    raise
+                name = type(listener).__name__
+                self.failures[name] += 1
+                _log.exception("listener_failed", listener=name, event=type(event).__name__)
+

@@ -1,0 +1,1 @@
+"""Listeners that observe runs (logs, metrics, traces, alerts) and health checks."""

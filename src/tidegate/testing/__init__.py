@@ -1,0 +1,14 @@
+"""Shipped test doubles, one per protocol, for testing pipelines and plugins without I/O.
+
+``MemorySource`` yields given batches, ``MemoryDestination`` keeps what was committed,
+``RecordingListener`` records events, ``FlakySource`` fails after a number of batches.
+"""
+
+from tidegate.testing.doubles import (
+    FlakySource,
+    MemoryDestination,
+    MemorySource,
+    RecordingListener,
+)
+
+__all__ = ["FlakySource", "MemoryDestination", "MemorySource", "RecordingListener"]
