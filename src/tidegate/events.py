@@ -139,5 +139,5 @@ class EventBus:
                     raise
                 name = type(listener).__name__
                 self.failures[name] += 1
-                _log.exception("listener_failed", listener=name, event=type(event).__name__)
+                _log.exception("listener_failed", listener=name, event_type=type(event).__name__)
 

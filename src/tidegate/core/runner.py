@@ -3,7 +3,8 @@
 It holds one batch in flight, so memory is bounded by the batch size, never by the input size.
 Everything a destination receives during a run is committed once at the end, or rolled back on
 any failure, so a failed run leaves the destination as it was. The runner knows protocols
-only: log formats, metrics, alerts and lineage are listeners on the event bus.
+only: log formats, metrics, alerts and lineage are listeners on the event bus; it merely binds
+``step`` and ``batch`` as logging context so a plugin's own log lines say where they come from.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import structlog
 
 from tidegate.core.protocols import REASON_COLUMN, StepResult
 from tidegate.errors import InternalError, TidegateError
@@ -76,17 +78,17 @@ class Runner:
         """Run to the end; never raises for a failed run, the result carries the error."""
         ctx = self.ctx
         started = time.perf_counter()
-        ctx.emit(
-            RunStarted(
-                run_id=ctx.run_id,
-                pipeline=ctx.pipeline,
-                source=self.source.describe(),
-                destination=self.destination.describe(),
-                steps=tuple(step.name for step in self.steps),
-            )
-        )
         error: TidegateError | None = None
         try:
+            ctx.emit(
+                RunStarted(
+                    run_id=ctx.run_id,
+                    pipeline=ctx.pipeline,
+                    source=self.source.describe(),
+                    destination=self.destination.describe(),
+                    steps=tuple(step.name for step in self.steps),
+                )
+            )
             self._transfer()
         except TidegateError as exc:
             error = exc
@@ -166,7 +168,8 @@ class Runner:
         for step in self.steps:
             began = time.perf_counter()
             try:
-                output = step.process(batch, self.ctx)
+                with structlog.contextvars.bound_contextvars(step=step.name, batch=number):
+                    output = step.process(batch, self.ctx)
             except TidegateError as exc:
                 exc.location = exc.location or f"step {step.name!r}, batch {number}"
                 raise

@@ -1,0 +1,1 @@
+"""Tidegate test suite; mirrors src/tidegate/."""

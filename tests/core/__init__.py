@@ -1,0 +1,1 @@
+"""Tests of the runner, registry and run context."""

@@ -1,0 +1,210 @@
+"""The runner drives batches end to end, emits events, and commits once or rolls back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from tidegate.core import RunContext, Runner, StepResult
+from tidegate.core.protocols import REASON_COLUMN
+from tidegate.errors import DataError, ErrorKind, TransientError
+from tidegate.events import (
+    BatchRead,
+    BatchWritten,
+    EventBus,
+    RowsRejected,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+)
+from tidegate.testing import FlakySource, MemoryDestination, MemorySource, RecordingListener
+
+
+def _batches(count: int, rows: int = 3) -> list[pa.RecordBatch]:
+    return [
+        pa.record_batch({"id": pa.array(range(i * rows, (i + 1) * rows), pa.int64())})
+        for i in range(count)
+    ]
+
+
+class Doubler:
+    """Doubles ``id``."""
+
+    name = "double"
+
+    def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
+        return batch.set_column(0, "id", pc.multiply(batch.column(0), 2))
+
+
+class RejectOdd:
+    """Splits odd ids off with a reason."""
+
+    name = "reject_odd"
+
+    def process(self, batch: pa.RecordBatch, ctx: RunContext) -> StepResult:
+        odd = pc.equal(pc.bit_wise_and(batch.column(0), 1), 1)
+        rejected = batch.filter(odd)
+        reasons = pa.array(["odd id"] * rejected.num_rows, pa.string())
+        return StepResult(
+            batch=batch.filter(pc.invert(odd)),
+            rejected=rejected.append_column(REASON_COLUMN, reasons),
+        )
+
+
+class Exploding:
+    """Raises a plain Python error, as a buggy plugin would."""
+
+    name = "exploding"
+
+    def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
+        raise ZeroDivisionError("division by zero")
+
+
+def _context(listener: RecordingListener) -> RunContext:
+    bus = EventBus()
+    bus.subscribe(listener)
+    return RunContext(run_id="run-1", pipeline="p", bus=bus, base_dir=Path.cwd())
+
+
+def test_batches_flow_through_steps_and_commit_once() -> None:
+    listener = RecordingListener()
+    destination = MemoryDestination()
+    result = Runner(
+        source=MemorySource(_batches(3)),
+        steps=[Doubler()],
+        destination=destination,
+        context=_context(listener),
+    ).run()
+
+    assert result.ok
+    assert (result.rows_read, result.rows_written, result.batches) == (9, 9, 3)
+    assert destination.table().column("id").to_pylist() == [i * 2 for i in range(9)]
+    assert destination.calls == ["open", "write:1", "write:2", "write:3", "commit", "close"]
+    kinds = [type(e) for e in listener.events]
+    assert kinds[0] is RunStarted
+    assert kinds[-1] is RunFinished
+    assert len(listener.of(BatchRead)) == 3
+    assert len(listener.of(StepFinished)) == 3
+    assert [e.rows for e in listener.of(BatchWritten)] == [3, 3, 3]
+    assert listener.of(BatchRead)[-1].position == {"rows": 9}
+
+
+def test_rejected_rows_are_counted_and_reported_with_reasons() -> None:
+    listener = RecordingListener()
+    destination = MemoryDestination()
+    result = Runner(
+        source=MemorySource(_batches(2, rows=4)),
+        steps=[RejectOdd()],
+        destination=destination,
+        context=_context(listener),
+    ).run()
+
+    assert result.ok
+    assert result.rows_rejected == 4
+    assert result.rows_written == 4
+    assert destination.table().column("id").to_pylist() == [0, 2, 4, 6]
+    rejected = listener.of(RowsRejected)
+    assert [(e.step, e.rows, dict(e.reasons)) for e in rejected] == [
+        ("reject_odd", 2, {"odd id": 2}),
+        ("reject_odd", 2, {"odd id": 2}),
+    ]
+
+
+def test_a_failing_source_rolls_back_everything_written() -> None:
+    listener = RecordingListener()
+    destination = MemoryDestination()
+    error = DataError("bad row", location="x.csv line 7")
+    result = Runner(
+        source=FlakySource(_batches(3), fail_after=2, error=error),
+        steps=[],
+        destination=destination,
+        context=_context(listener),
+    ).run()
+
+    assert not result.ok
+    assert result.error is error
+    assert destination.committed == []
+    assert destination.calls[-2:] == ["rollback", "close"]
+    finished = listener.of(RunFinished)[0]
+    assert finished.status == "failed"
+    assert finished.rows_written == 0
+    assert finished.error_kind == ErrorKind.DATA
+    assert finished.error is not None
+    assert "x.csv line 7" in finished.error
+
+
+def test_an_unexpected_plugin_exception_becomes_an_internal_error_with_its_step() -> None:
+    destination = MemoryDestination()
+    result = Runner(
+        source=MemorySource(_batches(1)),
+        steps=[Exploding()],
+        destination=destination,
+        context=_context(RecordingListener()),
+    ).run()
+
+    assert result.error is not None
+    assert result.error.kind == ErrorKind.INTERNAL
+    assert "ZeroDivisionError" in str(result.error)
+    assert isinstance(result.error.__cause__, ZeroDivisionError)
+    assert destination.committed == []
+
+
+def test_a_failing_listener_does_not_stop_the_run() -> None:
+    class Broken:
+        def handle(self, event: object) -> None:
+            raise RuntimeError("listener bug")
+
+    bus = EventBus()
+    bus.subscribe(Broken())
+    destination = MemoryDestination()
+    result = Runner(
+        source=MemorySource(_batches(2)),
+        steps=[],
+        destination=destination,
+        context=RunContext(run_id="r", pipeline="p", bus=bus),
+    ).run()
+
+    assert result.ok
+    assert destination.table().num_rows == 6
+    assert bus.failures["Broken"] > 0
+
+
+def test_a_fail_closed_listener_fails_the_run() -> None:
+    class Audit:
+        fail_closed = True
+
+        def handle(self, event: object) -> None:
+            if isinstance(event, BatchWritten):
+                raise TransientError("audit store unavailable")
+
+    bus = EventBus()
+    bus.subscribe(Audit())
+    destination = MemoryDestination()
+    result = Runner(
+        source=MemorySource(_batches(2)),
+        steps=[],
+        destination=destination,
+        context=RunContext(run_id="r", pipeline="p", bus=bus),
+    ).run()
+
+    assert not result.ok
+    assert "audit store unavailable" in str(result.error)
+    assert destination.committed == []
+
+
+@pytest.mark.parametrize("fail_after", [0, 1])
+def test_flaky_source_fails_at_the_requested_batch(fail_after: int) -> None:
+    listener = RecordingListener()
+    result = Runner(
+        source=FlakySource(_batches(3), fail_after=fail_after),
+        steps=[],
+        destination=MemoryDestination(),
+        context=_context(listener),
+    ).run()
+
+    assert result.error is not None
+    assert result.error.kind == ErrorKind.TRANSIENT
+    assert result.batches == fail_after
