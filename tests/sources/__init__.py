@@ -1,0 +1,1 @@
+"""Tests of the built-in sources, against real files, databases and HTTP servers."""

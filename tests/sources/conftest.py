@@ -1,0 +1,19 @@
+"""Fixtures shared by the source tests: a RunContext rooted in the test's own folder."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tidegate.core.context import RunContext
+from tidegate.events import EventBus
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> RunContext:
+    """A run context whose relative paths resolve inside ``tmp_path``."""
+    return RunContext(run_id="t", pipeline="p", bus=EventBus(), base_dir=tmp_path)
