@@ -1,0 +1,235 @@
+"""The ``sql`` source: the result of one query on any SQLAlchemy database, streamed.
+
+The query runs with ``stream_results`` (a server-side cursor where the driver has one) and
+``yield_per=batch_size``; every partition of rows becomes one RecordBatch by transposing the
+rows into columns (``zip(*rows)``) and letting pyarrow convert each column in C++. The URL is
+a secret: only ``render_as_string(hide_password=True)`` ever reaches a log line or an error.
+
+Errors are classified by where they happen and, for PostgreSQL, by SQLSTATE class: failing
+to connect (server down, bad credentials) is a ``DependencyError``; a query the database
+refuses (syntax, unknown table or column) is a ``ConfigError`` carrying the database's
+message; bad values are ``DataError``; lock timeouts and serialization failures are
+``TransientError``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pyarrow as pa
+from pydantic import Field, field_validator
+
+from tidegate.core.protocols import SourceBatch
+from tidegate.errors import (
+    ConfigError,
+    DataError,
+    DependencyError,
+    TidegateError,
+    TransientError,
+)
+from tidegate.sources._types import TYPE_NAMES, check_type_strings, conform, parse_types
+from tidegate.spec.settings import PluginSettings, Secret
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from sqlalchemy.engine import URL
+
+    from tidegate.core.context import RunContext
+
+__all__ = ["SqlSettings", "SqlSource"]
+
+_TRANSIENT_SQLSTATES = ("40", "53", "55P03", "57014", "57P")
+
+
+class SqlSettings(PluginSettings):
+    """Settings of the ``sql`` source."""
+
+    url: Secret = Field(
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db (a secret: "
+        "literal, env:NAME or file:PATH)"
+    )
+    query: str = Field(description="The SELECT to run; use :name placeholders for params")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Values bound to the query's :name placeholders"
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description=f"Explicit column types, name -> type ({TYPE_NAMES}); others are inferred",
+    )
+    batch_size: int = Field(65_536, ge=1, description="Rows fetched and yielded per batch")
+
+    @field_validator("columns")
+    @classmethod
+    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
+        check_type_strings(value)
+        return value
+
+
+class SqlSource:
+    """Streams the rows of one query as RecordBatches of at most ``batch_size`` rows."""
+
+    kind: ClassVar[str] = "sql"
+    Settings: ClassVar[type[PluginSettings]] = SqlSettings
+
+    def __init__(self, settings: SqlSettings) -> None:
+        self.settings = settings
+        self._types = parse_types(settings.columns)
+
+    def _url(self) -> URL:
+        from sqlalchemy.engine import make_url  # noqa: PLC0415 - heavy, imported on first use
+        from sqlalchemy.exc import ArgumentError  # noqa: PLC0415 - heavy, imported on first use
+
+        try:
+            return make_url(self.settings.url.get_secret_value())
+        except (ArgumentError, ValueError) as exc:
+            raise ConfigError(
+                "the sql source's url cannot be parsed",
+                location="source.url",
+                hint="use dialect+driver://user:password@host:port/database",
+            ) from exc
+
+    def _safe_url(self) -> str:
+        try:
+            return self._url().render_as_string(hide_password=True)
+        except ConfigError:
+            return "<unparseable url>"
+
+    def describe(self) -> str:
+        return f"sql:{self._safe_url()}"
+
+    def _scrub(self, text: str) -> str:
+        password = self._url().password
+        if password:
+            text = text.replace(str(password), "***")
+        return text.replace(self.settings.url.get_secret_value(), self._safe_url())
+
+    def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
+        from sqlalchemy import create_engine, text  # noqa: PLC0415 - heavy, imported on first use
+        from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError  # noqa: PLC0415 - heavy, imported on first use
+
+        url = self._url()
+        safe = url.render_as_string(hide_password=True)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            database = ctx.resolve(str(url.database))
+            if not database.is_file():
+                raise ConfigError(
+                    f"SQLite database file not found: {database}",
+                    location="source.url",
+                    hint="check the path in the url; relative paths resolve against the "
+                    "pipeline file's folder",
+                )
+            url = url.set(database=str(database))
+        try:
+            engine = create_engine(url)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise ConfigError(
+                f"no SQLAlchemy driver for {url.drivername!r}",
+                location="source.url",
+                hint="install the driver package (e.g. psycopg[binary] for postgresql+psycopg)",
+            ) from exc
+        try:
+            try:
+                connection = engine.connect()
+            except DBAPIError as exc:
+                raise DependencyError(
+                    f"cannot connect to {safe}: {self._scrub(_first_line(exc.orig))}",
+                    location="source.url",
+                    hint="check that the server is up and reachable and that the user, "
+                    "password and database in the url are right",
+                ) from exc
+            with connection:
+                try:
+                    yield from self._stream(connection, text(self.settings.query), safe)
+                except DBAPIError as exc:
+                    raise self._classify(exc, safe) from exc
+                except SQLAlchemyError as exc:
+                    raise ConfigError(
+                        f"query failed on {safe}: {self._scrub(str(exc).splitlines()[0])}",
+                        location="source.query",
+                        hint="check the query and its params",
+                    ) from exc
+        finally:
+            engine.dispose()
+
+    def _stream(self, connection: Any, statement: Any, safe: str) -> Iterator[SourceBatch]:
+        size = self.settings.batch_size
+        result = connection.execution_options(stream_results=True, yield_per=size).execute(
+            statement, self.settings.params
+        )
+        names = list(result.keys())
+        rows = 0
+        schema: pa.Schema | None = None
+        for part in result.partitions(size):
+            batch = self._to_batch(names, part, first_row=rows + 1, safe=safe)
+            batch = conform(batch, declared=self._types, established=schema, location=safe)
+            schema = batch.schema
+            rows += batch.num_rows
+            yield SourceBatch(batch, {"rows": rows})
+        if rows == 0:
+            empty = self._to_batch(names, [], first_row=1, safe=safe)
+            yield SourceBatch(
+                conform(empty, declared=self._types, established=None, location=safe),
+                {"rows": 0},
+            )
+
+    def _to_batch(
+        self, names: list[str], part: Sequence[Any], *, first_row: int, safe: str
+    ) -> pa.RecordBatch:
+        columns = list(zip(*part, strict=True)) if part else [() for _ in names]
+        arrays = []
+        for name, values in zip(names, columns, strict=True):
+            declared = self._types.get(name)
+            try:
+                arrays.append(_column(values, declared))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+                wanted = str(declared) if declared is not None else "one Arrow type"
+                raise DataError(
+                    f"column {name!r} in rows {first_row}-{first_row + len(part) - 1} cannot "
+                    f"be converted to {wanted}: {str(exc).splitlines()[0]}",
+                    location=f"{safe} query result",
+                    hint=f"CAST the column in the query, or declare it in `columns` "
+                    f"(e.g. {name}: string)",
+                ) from exc
+        return pa.RecordBatch.from_arrays(arrays, names=names)
+
+    def _classify(self, exc: Any, safe: str) -> TidegateError:
+        message = self._scrub(_first_line(exc.orig))
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        where = f"{safe} query"
+        if exc.connection_invalidated or sqlstate.startswith("08"):
+            return DependencyError(
+                f"lost the connection to {safe}: {message}",
+                location=where,
+                hint="check the database server; the run can be retried",
+            )
+        if sqlstate.startswith(_TRANSIENT_SQLSTATES) or "database is locked" in message:
+            return TransientError(
+                f"query was interrupted: {message}", location=where, hint="retry the run"
+            )
+        if sqlstate.startswith("22") or type(exc).__name__ == "DataError":
+            return DataError(
+                f"the database refused a value: {message}",
+                location=where,
+                hint="fix the data or CAST it in the query",
+            )
+        return ConfigError(
+            f"the database refused the query: {message}",
+            location=where,
+            hint="check the query's SQL, table and column names, and its params",
+        )
+
+
+def _column(values: Sequence[Any], declared: pa.DataType | None) -> pa.Array:
+    """Convert one column; values of another type (text dates in SQLite) are cast."""
+    try:
+        return pa.array(values, type=declared)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        if declared is None:
+            raise
+        return pa.array(values).cast(declared)
+
+
+def _first_line(error: Any) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
