@@ -1,0 +1,1 @@
+"""Tests of the composition root: bootstrap, CLI helpers and the demo dataset."""
