@@ -12,14 +12,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationInfo
 
 __all__ = ["PluginSettings", "Secret", "resolve_secret_ref"]
 
 
-def resolve_secret_ref(value: Any) -> Any:
+def resolve_secret_ref(value: Any, base_dir: Path | None = None) -> Any:
     """Turn ``env:NAME`` / ``file:PATH`` into the secret's value; leave anything else as is.
 
+    A relative ``file:`` path resolves against ``base_dir`` (the pipeline's folder) when given.
     The error messages name the variable or file, never a value.
     """
     if isinstance(value, SecretStr):
@@ -35,6 +36,8 @@ def resolve_secret_ref(value: Any) -> Any:
         return os.environ[name]
     if value.startswith("file:"):
         path = Path(value[5:]).expanduser()
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
         try:
             return path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
@@ -44,7 +47,15 @@ def resolve_secret_ref(value: Any) -> Any:
     return value
 
 
-Secret = Annotated[SecretStr, BeforeValidator(resolve_secret_ref)]
+def _resolve_secret_field(value: Any, info: ValidationInfo) -> Any:
+    # The spec loader passes the pipeline's folder as validation context, so relative
+    # ``file:`` secrets resolve like every other path in the settings.
+    context = info.context if isinstance(info.context, dict) else {}
+    base_dir = context.get("base_dir")
+    return resolve_secret_ref(value, base_dir if isinstance(base_dir, Path) else None)
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret_field)]
 """A secret setting: a literal, ``env:NAME`` or ``file:PATH``; shown as ``**********``."""
 
 

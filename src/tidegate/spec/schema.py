@@ -1,0 +1,115 @@
+"""JSON Schema of a pipeline file, for editor completion and validation as you type.
+
+The top level comes from ``PipelineSpec``'s own fields (so new sections appear by themselves);
+``source``, ``destination`` and each item of ``steps`` become a ``oneOf`` over every registered
+kind: ``{"type": {"const": kind}}`` plus that kind's ``Settings`` properties, flat, as the
+file writes them. Each kind's nested definitions are renamed ``<group>.<kind>.<Model>`` so two
+plugins with a model of the same name cannot clash.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from tidegate.errors import TidegateError
+from tidegate.spec.models import LOADER_FIELDS, PLUGIN_SECTIONS, PipelineSpec, StepSpec
+from tidegate.spec.settings import PluginSettings
+
+if TYPE_CHECKING:
+    from tidegate.core import Registry
+
+__all__ = ["pipeline_json_schema"]
+
+log = structlog.get_logger(__name__)
+
+_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_INTERNAL_DEFS = ("PluginSpec", "StepSpec", "PluginSettings")
+
+
+def pipeline_json_schema(registry: Registry) -> dict[str, Any]:
+    """The JSON Schema of a ``pipeline.yaml`` for every kind known to ``registry``."""
+    base = PipelineSpec.model_json_schema()
+    defs: dict[str, Any] = {
+        name: schema for name, schema in base.get("$defs", {}).items() if name not in _INTERNAL_DEFS
+    }
+    properties = {
+        name: schema for name, schema in base["properties"].items() if name not in LOADER_FIELDS
+    }
+    for section, group in PLUGIN_SECTIONS.items():
+        field = PipelineSpec.model_fields[section]
+        variants = [
+            variant
+            for kind in registry.kinds(group)
+            if (variant := _kind_schema(registry, group, kind, defs, step=section == "steps"))
+        ]
+        plugin: dict[str, Any] = {"oneOf": variants} if variants else {"type": "object"}
+        if section == "steps":
+            properties[section] = {
+                "title": "Steps",
+                "description": field.description,
+                "type": "array",
+                "items": plugin,
+                "default": [],
+            }
+        else:
+            properties[section] = {
+                "title": section.capitalize(),
+                "description": field.description,
+                **plugin,
+            }
+    schema: dict[str, Any] = {
+        "$schema": _SCHEMA_DIALECT,
+        "title": "Tidegate pipeline",
+        "description": "A pipeline.yaml: one source, optional steps, one destination.",
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in base.get("required", []) if name not in LOADER_FIELDS],
+        "additionalProperties": False,
+    }
+    if defs:
+        schema["$defs"] = defs
+    return schema
+
+
+def _kind_schema(
+    registry: Registry, group: str, kind: str, defs: dict[str, Any], *, step: bool
+) -> dict[str, Any] | None:
+    try:
+        plugin = registry.load(group, kind)
+    except TidegateError as exc:
+        # One plugin whose extra is not installed must not cost the editor every other kind.
+        log.warning("plugin_schema_skipped", group=group, kind=kind, error=exc.message)
+        return None
+    settings_cls = getattr(plugin, "Settings", None)
+    if not (isinstance(settings_cls, type) and issubclass(settings_cls, PluginSettings)):
+        log.warning("plugin_schema_skipped", group=group, kind=kind, error="no Settings class")
+        return None
+    prefix = f"{group}.{kind}."
+    settings = settings_cls.model_json_schema(ref_template=f"#/$defs/{prefix}{{model}}")
+    for name, definition in settings.get("$defs", {}).items():
+        defs[prefix + name] = definition
+    properties: dict[str, Any] = {
+        "type": {"const": kind, "description": f"The {group[:-1]} kind: {kind}."}
+    }
+    required = ["type"]
+    if step:
+        properties["name"] = {
+            **StepSpec.model_json_schema()["properties"]["name"],
+            "type": "string",
+        }
+    properties.update(settings.get("properties", {}))
+    required.extend(settings.get("required", []))
+    variant: dict[str, Any] = {
+        "title": f"{kind} {group[:-1]}",
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+    description = inspect.getdoc(plugin) or settings.get("description")
+    if description:
+        variant["description"] = description.split("\n\n", 1)[0].replace("\n", " ")
+    return variant
