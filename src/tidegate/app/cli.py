@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tidegate import __version__
-from tidegate.app.logs import LEVELS
+from tidegate.app.logs import LEVELS, configure_logging
 from tidegate.errors import ConfigError, InternalError, TidegateError
 
 __all__ = ["app", "main"]
@@ -35,8 +35,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 PipelineArg = Annotated[
     Path, typer.Argument(help="The pipeline file, e.g. pipeline.yaml.", show_default=False)
@@ -73,6 +73,7 @@ def _root(
     ] = False,
 ) -> None:
     """Run observable, resilient and governed ETL pipelines declared in pipeline.yaml."""
+    configure_logging("warning", "auto")
 
 
 @app.command(epilog=EXIT_CODES)

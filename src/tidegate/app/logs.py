@@ -20,8 +20,11 @@ __all__ = ["LEVELS", "configure_logging"]
 LEVELS = ("debug", "info", "warning", "error")
 
 
-def configure_logging(level: str, fmt: str, redactor: SecretRedactor) -> None:
-    """Route structlog (and stdlib logging from libraries) to stderr at ``level`` in ``fmt``."""
+def configure_logging(level: str, fmt: str, redactor: SecretRedactor | None = None) -> None:
+    """Route structlog (and stdlib logging from libraries) to stderr at ``level`` in ``fmt``.
+
+    ``redactor`` masks the run's secrets; commands that hold no secrets may leave it out.
+    """
     stream = sys.stderr
     if fmt == "auto":
         fmt = "console" if stream.isatty() else "json"
@@ -37,7 +40,7 @@ def configure_logging(level: str, fmt: str, redactor: SecretRedactor) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            redactor,
+            *([redactor] if redactor else []),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
