@@ -9,16 +9,23 @@ column that is all-null in the first page of an API does not become a different 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from tidegate.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
-__all__ = ["TYPE_NAMES", "check_type_strings", "conform", "parse_type", "parse_types"]
+__all__ = [
+    "TYPE_NAMES",
+    "check_type_strings",
+    "conform",
+    "parse_type",
+    "parse_types",
+    "to_array",
+]
 
 _SIMPLE: dict[str, pa.DataType] = {
     "int8": pa.int8(),
@@ -97,6 +104,20 @@ def check_type_strings(columns: Mapping[str, str]) -> Mapping[str, str]:
     except ConfigError as exc:
         raise ValueError(f"{exc.message}; {exc.hint}") from None
     return columns
+
+
+def to_array(values: Sequence[Any], declared: pa.DataType | None) -> pa.Array:
+    """Convert Python values to one Arrow column; values of another type are cast.
+
+    Text dates (``"2024-01-02"``) for a ``date32`` column, for instance, are read as strings
+    first and then cast.
+    """
+    try:
+        return pa.array(values, type=declared)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        if declared is None:
+            raise
+        return pa.array(values).cast(declared)
 
 
 def conform(

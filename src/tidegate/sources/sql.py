@@ -27,7 +27,13 @@ from tidegate.errors import (
     TidegateError,
     TransientError,
 )
-from tidegate.sources._types import TYPE_NAMES, check_type_strings, conform, parse_types
+from tidegate.sources._types import (
+    TYPE_NAMES,
+    check_type_strings,
+    conform,
+    parse_types,
+    to_array,
+)
 from tidegate.spec.settings import PluginSettings, Secret
 
 if TYPE_CHECKING:
@@ -181,7 +187,7 @@ class SqlSource:
         for name, values in zip(names, columns, strict=True):
             declared = self._types.get(name)
             try:
-                arrays.append(_column(values, declared))
+                arrays.append(to_array(values, declared))
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
                 wanted = str(declared) if declared is not None else "one Arrow type"
                 raise DataError(
@@ -218,16 +224,6 @@ class SqlSource:
             location=where,
             hint="check the query's SQL, table and column names, and its params",
         )
-
-
-def _column(values: Sequence[Any], declared: pa.DataType | None) -> pa.Array:
-    """Convert one column; values of another type (text dates in SQLite) are cast."""
-    try:
-        return pa.array(values, type=declared)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        if declared is None:
-            raise
-        return pa.array(values).cast(declared)
 
 
 def _first_line(error: Any) -> str:
