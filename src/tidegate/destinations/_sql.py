@@ -45,7 +45,7 @@ def duckdb_error(exc: Exception, *, action: str, location: str) -> TidegateError
     Conversion and constraint failures are problems of the data; catalog, binder and parser
     failures of the configuration; I/O and lock failures of the environment.
     """
-    import duckdb
+    import duckdb  # noqa: PLC0415 - heavy driver imported on first use (DESIGN §2)
 
     detail = str(exc).strip()
     message = f"{action} failed: {detail}"
