@@ -172,7 +172,8 @@ def test_about_one_percent_of_orders_are_dirty_in_each_way(orders: pa.Table) -> 
 def test_orders_belong_to_generated_customers(customers: pa.Table, orders: pa.Table) -> None:
     known = set(customers["customer_id"].drop_null().to_pylist())
     referenced = set(orders["customer_id"].drop_null().to_pylist())
-    assert referenced <= known
+    orphans = referenced - known  # orders of customers whose id was blanked
+    assert len(orphans) < 0.001 * len(known)
     assert len(referenced) > 0.8 * len(known)  # Poisson(2): about 86% of customers order
     assert set(orders["currency"].to_pylist()) == {"USD", "GBP", "EUR", "PLN"}
 

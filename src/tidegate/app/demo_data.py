@@ -276,8 +276,8 @@ def _write(customers_path: Path, orders_path: Path, *, rows: int, seed: int) -> 
         for chunk, first in enumerate(range(0, rows, CHUNK_ROWS)):
             rng = np.random.default_rng([seed, chunk])
             n = min(CHUNK_ROWS, rows - first)
-            customers, signup, country = _customers(rng, first_id=first + 1, n=n)
-            orders = _orders(rng, customers, signup, country, first_order_id=order_rows + 1)
+            customers, ids, signup, country = _customers(rng, first_id=first + 1, n=n)
+            orders = _orders(rng, ids, signup, country, first_order_id=order_rows + 1)
             order_rows += orders.num_rows
             for done in pending:
                 done.result()
@@ -292,8 +292,8 @@ def _write(customers_path: Path, orders_path: Path, *, rows: int, seed: int) -> 
 
 def _customers(
     rng: np.random.Generator, *, first_id: int, n: int
-) -> tuple[pa.Table, NDArray[np.int32], NDArray[np.int64]]:
-    """One chunk of customers, plus the clean signup days and countries the orders follow."""
+) -> tuple[pa.Table, NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
+    """One chunk of customers, plus its ids (before nulling), signup days and countries."""
     import numpy as np  # noqa: PLC0415
 
     country = rng.choice(len(COUNTRIES), size=n, p=[c.weight for c in COUNTRIES])
@@ -340,17 +340,21 @@ def _customers(
     _null_required(
         rng, columns, defect == 0, ("customer_id", "last_name", "email", "country", "signup_date")
     )
-    return pa.table(columns, schema=CUSTOMER_SCHEMA), signup, country
+    return pa.table(columns, schema=CUSTOMER_SCHEMA), ids, signup, country
 
 
 def _orders(
     rng: np.random.Generator,
-    customers: pa.Table,
+    customer_ids: NDArray[np.int64],
     signup: NDArray[np.int32],
     country: NDArray[np.int64],
     first_order_id: int,
 ) -> pa.Table:
-    """The orders of one chunk of customers: Poisson-many each, dated after their signup."""
+    """The orders of one chunk of customers: Poisson-many each, dated after their signup.
+
+    Orders keep the customer's id even where the customer row lost it (a null-id defect):
+    those orders become orphans, as they would in a real export.
+    """
     import numpy as np  # noqa: PLC0415
 
     per_customer = rng.poisson(ORDERS_PER_CUSTOMER, len(signup))
@@ -358,6 +362,8 @@ def _orders(
     n = len(owner)
     start = signup[owner].astype(np.int64)
     order_day = start + (rng.random(n) * (_ORDER_LAST - start + 1)).astype(np.int64)
+    by_date = np.argsort(order_day, kind="stable")  # order ids follow time, as in a shop
+    owner, order_day = owner[by_date], order_day[by_date]
     cents = np.round(rng.lognormal(mean=8.0, sigma=1.0, size=n)).astype(np.int64) + 99
     defect = _defects(rng, n, len(_ORDER_DEFECTS))
     negative = defect == _ORDER_DEFECTS.index("negative_total")
@@ -372,7 +378,7 @@ def _orders(
     currency_i = np.where(foreign, len(COUNTRIES) + rng.integers(0, 3, n), country_i)
     columns: dict[str, Any] = {
         "order_id": pa.array(np.arange(first_order_id, first_order_id + n, dtype=np.int64)),
-        "customer_id": pc.take(customers["customer_id"], owner),
+        "customer_id": pa.array(customer_ids[owner]),
         "order_date": pa.array(order_day.astype(np.int32), pa.date32()),
         "total": total,
         "currency": pc.take(currencies, currency_i),
