@@ -52,28 +52,33 @@ class DuckdbSettings(PluginSettings):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     path: str = Field(
-        ".tidegate/warehouse.duckdb",
+        default=".tidegate/warehouse.duckdb",
         description="DuckDB database file, relative to the pipeline file's folder",
     )
     db_schema: str = Field(
-        "main", alias="schema", description="schema that holds the table; created if missing"
+        default="main",
+        alias="schema",
+        description="schema that holds the table; created if missing",
     )
     table: str = Field(description="table to load into")
     mode: Literal["append", "replace", "merge"] = Field(
-        "append", description="append rows, replace the table's content, or merge by key"
+        default="append", description="append rows, replace the table's content, or merge by key"
     )
     key: list[str] = Field(
         default_factory=list, description="columns identifying a row; required for mode merge"
     )
-    create: bool = Field(True, description="create the table from the first batch if missing")
+    create: bool = Field(
+        default=True, description="create the table from the first batch if missing"
+    )
     memory_limit: str | None = Field(
-        "1GB", description="DuckDB memory_limit for the load, such as '1GB'; null for DuckDB's"
+        default="1GB",
+        description="DuckDB memory_limit for the load, such as '1GB'; null for DuckDB's",
     )
     threads: int | None = Field(
-        None, ge=1, description="DuckDB worker threads; null for one per CPU core"
+        default=None, ge=1, description="DuckDB worker threads; null for one per CPU core"
     )
     preserve_order: bool = Field(
-        True,
+        default=True,
         description="keep the input's row order in the table; false loads faster in parallel",
     )
 
