@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
+from tidegate.errors import ConfigError
 from tidegate.spec.settings import PluginSettings
 from tidegate.transform._common import DuckdbRunner
 
@@ -41,6 +42,28 @@ class SqlStep:
         self.name = name
         self.settings = settings
         self._duckdb = DuckdbRunner(name, self.kind)
+        self._check_query()
+
+    def _check_query(self) -> None:
+        """Refuse, before any data flows, a query that does not parse or is not one SELECT."""
+        import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
+
+        hint = "write one SELECT over the table `input`, such as SELECT * FROM input WHERE ..."
+        try:
+            statements = duckdb.extract_statements(self.settings.query)
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"sql step {self.name!r}: the query does not parse: {str(exc).strip()}",
+                hint=hint,
+            ) from exc
+        kinds = [statement.type.name for statement in statements]
+        # PIVOT and similar rewritten queries parse as MULTI
+        if len(kinds) != 1 or kinds[0] not in {"SELECT", "MULTI"}:
+            raise ConfigError(
+                f"sql step {self.name!r}: the query must be one SELECT, "
+                f"not {' + '.join(kinds) or 'empty'}",
+                hint=hint,
+            )
 
     def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
         """The query's result over ``batch``; an empty result keeps the query's schema."""
