@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -294,23 +295,39 @@ def test_runner_rolls_back_when_the_source_fails_midway(ctx: RunContext) -> None
     assert snapshot(ctx) == before
 
 
-def test_a_conversion_failure_is_a_data_error_and_rolls_back(ctx: RunContext) -> None:
+@pytest.mark.parametrize("background", [True, False])
+def test_a_conversion_failure_is_a_data_error_and_rolls_back(
+    ctx: RunContext, background: bool
+) -> None:
     ctx.resolve(DB).parent.mkdir()
     with duckdb.connect(str(ctx.resolve(DB))) as con:
         con.execute("CREATE TABLE small (n SMALLINT)")
     before = snapshot(ctx)
+    threads = threading.active_count()
 
     with pytest.raises(DataError, match="inserting batch 2") as info:
         load(
-            make(table="small"),
+            make(table="small", background=background),
             ctx,
             pa.record_batch({"n": pa.array([1], pa.int64())}),
             pa.record_batch({"n": pa.array([100_000], pa.int64())}),
+            pa.record_batch({"n": pa.array([3], pa.int64())}),
         )
 
     assert info.value.location is not None
     assert "small" in info.value.location
     assert snapshot(ctx) == before
+    assert threading.active_count() == threads  # the writer thread is gone
+
+
+def test_writing_in_the_calling_thread_gives_the_same_table(ctx: RunContext) -> None:
+    batches = [people([i], [f"p{i}"]) for i in range(5)]
+
+    load(make(table="bg"), ctx, *batches)
+    load(make(table="fg", background=False), ctx, *batches)
+
+    assert query(ctx, "SELECT * FROM bg") == query(ctx, "SELECT * FROM fg")
+    assert query(ctx, "SELECT count(*) FROM fg") == [(5,)]
 
 
 def test_rollback_after_a_failed_open_is_safe(tmp_path: Path, ctx: RunContext) -> None:

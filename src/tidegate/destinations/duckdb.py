@@ -15,12 +15,19 @@ Modes:
   new keys are inserted, columns absent from the batch keep their values. When a key occurs more
   than once in the input, the last occurrence wins. A null in a key column is a data error.
 
+By default the inserts run on one writer thread fed through a queue of one batch, so DuckDB
+stores batch n while the source parses batch n+1 (both release the GIL); memory stays bounded
+by two batches in flight. Only that thread touches the connection until ``commit``/``rollback``
+have waited for it, so the transaction is the same as with ``background: false``.
+
 Every schema, table and column name is quoted by ``quote_ident``; none is pasted raw into SQL.
 """
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pyarrow as pa
@@ -77,6 +84,10 @@ class DuckdbSettings(PluginSettings):
     threads: int | None = Field(
         default=None, ge=1, description="DuckDB worker threads; null for one per CPU core"
     )
+    background: bool = Field(
+        default=True,
+        description="store each batch on a writer thread while the next one is read",
+    )
     preserve_order: bool = Field(
         default=True,
         description="keep the input's row order in the table; false loads faster in parallel",
@@ -118,6 +129,10 @@ class DuckdbDestination:
         self._rows = 0
         self._batch: pa.RecordBatch | None = None
         self._register = False
+        self._queue: queue.Queue[tuple[pa.RecordBatch, int] | None] = queue.Queue(maxsize=1)
+        self._worker: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._aborting = False
 
     def describe(self) -> str:
         """``duckdb:<path>/<schema>.<table>``."""
@@ -173,14 +188,52 @@ class DuckdbDestination:
         )
 
     def write(self, batch: pa.RecordBatch, *, batch_number: int) -> None:
-        """Insert (or merge) one batch inside the open transaction."""
+        """Insert (or merge) one batch inside the open transaction.
+
+        With ``background`` on, the batch is handed to the writer thread and this returns at
+        once, so the source reads the next batch while DuckDB stores this one; a failure of the
+        writer is raised by the next ``write`` or by ``commit``.
+        """
         if self._con is None:
             raise ConfigError("duckdb destination: write before open")
+        self._raise_failure()
         if batch.num_rows == 0:
             return
-        mode = self.settings.mode
-        if mode == "merge":
+        if self.settings.mode == "merge":
             batch = self._prepare_merge(batch, batch_number)
+        if not self.settings.background:
+            self._write_now(batch, batch_number)
+            return
+        if self._worker is None:
+            self._worker = threading.Thread(
+                target=self._work, name=f"tidegate-duckdb-{self.settings.table}", daemon=True
+            )
+            self._worker.start()
+        self._queue.put((batch, batch_number))  # blocks while the writer is busy: bounded
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._failure is not None or self._aborting:
+                continue  # drain what is queued without writing it
+            try:
+                self._write_now(*item)
+            except BaseException as exc:
+                self._failure = exc
+
+    def _drain(self) -> None:
+        """Wait until every queued batch is written (or skipped after a failure)."""
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = None
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _write_now(self, batch: pa.RecordBatch, batch_number: int) -> None:
+        mode = self.settings.mode
         if self._register:
             self._con.register(_BATCH_VIEW, batch)
         self._batch = batch
@@ -209,6 +262,8 @@ class DuckdbDestination:
         """Swap the staging table in (mode replace) and commit."""
         if self._con is None:
             return
+        self._drain()
+        self._raise_failure()
         s = self.settings
         if s.mode == "replace":
             self._swap_in_staging()
@@ -221,6 +276,9 @@ class DuckdbDestination:
 
         if self._con is None:
             return
+        self._aborting = True
+        self._drain()
+        self._failure = None  # the run failed already; its first error is the one reported
         try:
             self._con.execute("ROLLBACK")
         except duckdb.Error as exc:  # no transaction left (failed BEGIN or COMMIT): nothing to undo
@@ -228,7 +286,9 @@ class DuckdbDestination:
         log.info("duckdb_rolled_back", table=self.settings.table, rows_discarded=self._rows)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Stop the writer thread and close the connection."""
+        self._aborting = True
+        self._drain()
         if self._con is not None:
             self._con.close()
             self._con = None
