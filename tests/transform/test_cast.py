@@ -96,3 +96,13 @@ def test_an_impossible_conversion_is_a_config_error(ctx: RunContext) -> None:
 
     with pytest.raises(ConfigError, match="cannot be cast from double to date32"):
         cast({"d": "date32"}).process(batch, ctx)
+
+
+def test_the_reason_names_the_reported_value(ctx: RunContext) -> None:
+    batch = pa.record_batch({"name": ["ann", "bob", "cy"]})
+
+    with pytest.raises(DataError) as info:
+        cast({"name": "int64"}).process(batch, ctx)
+
+    assert "value 'ann' in row 0" in info.value.message
+    assert info.value.message.endswith("Failed to parse string: 'ann' as a scalar of type int64")

@@ -89,9 +89,14 @@ class CastStep:
             if not self.settings.safe:
                 return _cast_or_null(array, target)
             row = _first_failure(array, target)
+            try:  # Arrow's own words for this value (its first message may name another row)
+                pc.cast(array.slice(row, 1), target, safe=True)
+                reason = str(exc)
+            except _CAST_FAILED as single:
+                reason = str(single)
             raise DataError(
                 f"cast step {self.name!r}: column {column!r} value {array[row].as_py()!r} in "
-                f"row {row} of the batch cannot be cast to {target}: {exc}",
+                f"row {row} of the batch cannot be cast to {target}: {reason}",
                 hint="set safe: false to turn such values into nulls, "
                 "or clean them first with a sql step",
             ) from exc
