@@ -6,8 +6,6 @@ error classes. Nothing runs at import, and heavy libraries load on first use.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tidegate.errors import (
@@ -23,6 +21,9 @@ from tidegate.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
     from tidegate.core import RunResult
     from tidegate.spec import PipelineSpec
 
@@ -51,7 +52,9 @@ def load_pipeline(path: str | Path, *, overrides: Sequence[str] = ()) -> Pipelin
     return load(path, overrides=overrides)
 
 
-def run(path: str | Path, *, overrides: Sequence[str] = (), raise_on_error: bool = True) -> RunResult:
+def run(
+    path: str | Path, *, overrides: Sequence[str] = (), raise_on_error: bool = True
+) -> RunResult:
     """Run the pipeline in ``path`` once and return its ``RunResult``.
 
     ``overrides`` are ``"a.b=value"`` strings, as with ``--set``. A failed run raises its

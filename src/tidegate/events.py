@@ -130,7 +130,7 @@ class EventBus:
         self._listeners.append(listener)
 
     def publish(self, event: Event) -> None:
-        """Deliver ``event``; a failing listener is logged and counted, or re-raised if it fails closed."""
+        """Deliver ``event``; a failing listener is logged and counted, unless fail-closed."""
         for listener in self._listeners:
             try:
                 listener.handle(event)
@@ -140,4 +140,3 @@ class EventBus:
                 name = type(listener).__name__
                 self.failures[name] += 1
                 _log.exception("listener_failed", listener=name, event_type=type(event).__name__)
-

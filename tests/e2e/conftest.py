@@ -6,10 +6,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -44,4 +47,6 @@ def table_rows(path: Path, table: str) -> list[tuple[object, ...]]:
 def table_names(path: Path) -> list[str]:
     """Every table name in the DuckDB file at ``path``, sorted."""
     with duckdb.connect(str(path), read_only=True) as con:
-        return sorted(row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall())
+        return sorted(
+            row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        )

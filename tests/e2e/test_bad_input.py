@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.e2e.conftest import Cli, table_names, table_rows
 
-GOOD_CSV = "id,name,email\n1,Ada,ada@example.org\n2,Alan,alan@example.org\n3,Grace,grace@example.org\n"
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+GOOD_CSV = (
+    "id,name,email\n1,Ada,ada@example.org\n2,Alan,alan@example.org\n3,Grace,grace@example.org\n"
+)
 
 PIPELINE = """\
 name: people
@@ -93,7 +98,9 @@ def test_wrong_encoding(tmp_path: Path, cli: Cli, loaded: list[tuple[object, ...
     assert (4, "Zoë Müller", "zoe@example.org") in table_rows(tmp_path / "wh.duckdb", "people")
 
 
-def test_ragged_row_names_its_line(tmp_path: Path, cli: Cli, loaded: list[tuple[object, ...]]) -> None:
+def test_ragged_row_names_its_line(
+    tmp_path: Path, cli: Cli, loaded: list[tuple[object, ...]]
+) -> None:
     (tmp_path / "ragged.csv").write_text(
         "id,name,email\n4,Ann,ann@example.org\n5,Bob,bob@example.org,extra\n6,Cy,cy@example.org\n",
         encoding="utf-8",
@@ -212,7 +219,9 @@ def http_404() -> Iterator[str]:
     server.server_close()
 
 
-def test_rest_404(tmp_path: Path, cli: Cli, loaded: list[tuple[object, ...]], http_404: str) -> None:
+def test_rest_404(
+    tmp_path: Path, cli: Cli, loaded: list[tuple[object, ...]], http_404: str
+) -> None:
     text = PIPELINE.format(path="people.csv").replace(
         "  type: csv\n  path: people.csv\n",
         f"  type: rest\n  url: {http_404}/v1/people\n  records_path: data\n",

@@ -1,1 +1,4 @@
-"""The composition root: bootstrap (spec -> registry -> objects) and the CLI; knows every package."""
+"""The composition root: bootstrap (spec -> registry -> objects) and the CLI.
+
+The only package that knows every other one.
+"""

@@ -7,7 +7,6 @@ listeners and hands everything to the ``Runner``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,8 @@ from tidegate.observability.logging import LoggingListener, SecretRedactor
 from tidegate.spec import PipelineSpec, load_pipeline
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from tidegate.core import Destination, Source, Step
 
 __all__ = ["Pipeline", "build", "load", "run_pipeline", "secret_values"]

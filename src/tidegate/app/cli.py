@@ -139,7 +139,9 @@ def run(
     from tidegate.app.bootstrap import run_pipeline  # noqa: PLC0415 - keeps --help fast
 
     if log_level is not None and log_level not in LEVELS:
-        raise _fail(ConfigError(f"unknown log level {log_level!r}", hint=f"use {', '.join(LEVELS)}"))
+        raise _fail(
+            ConfigError(f"unknown log level {log_level!r}", hint=f"use {', '.join(LEVELS)}")
+        )
     if log_format is not None and log_format not in ("auto", "console", "json"):
         raise _fail(
             ConfigError(f"unknown log format {log_format!r}", hint="use auto, console or json")
@@ -231,7 +233,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted; nothing was committed by the interrupted run", highlight=False)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - last resort: report, never a bare traceback
+    except Exception as exc:
         wrapped = InternalError(f"unexpected {type(exc).__name__}: {exc}")
         err.print(str(wrapped), markup=False, highlight=False)
         sys.exit(1)

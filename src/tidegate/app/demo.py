@@ -1,4 +1,4 @@
-"""``tidegate demo``: generate the seeded dataset, run the example pipeline, say what to try next."""
+"""``tidegate demo``: generate the seeded dataset, run the example pipeline, suggest next steps."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
             f"({result.rows_written / max(result.seconds, 1e-9):,.0f} rows/s)\n"
             f"warehouse: {warehouse}\n\n"
             "[bold]try next[/]\n"
-            f"  query it:       .venv/bin/python -c \"import duckdb; print(duckdb.connect("
+            f'  query it:       .venv/bin/python -c "import duckdb; print(duckdb.connect('
             f"'{warehouse}', read_only=True).sql('SELECT country, count(*) FROM customers "
             "GROUP BY 1 ORDER BY 2 DESC'))\"\n"
             f"  validate:       tidegate validate {spec_path}\n"

@@ -103,4 +103,3 @@ class Destination(Protocol):
 
     def close(self) -> None:
         """Release connections; called after commit or rollback."""
-

@@ -14,7 +14,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
 import structlog
 
 from tidegate.core.protocols import REASON_COLUMN, StepResult
@@ -30,6 +29,8 @@ from tidegate.events import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    import pyarrow as pa
 
     from tidegate.core.context import RunContext
     from tidegate.core.protocols import Destination, Source, Step
@@ -92,7 +93,7 @@ class Runner:
             self._transfer()
         except TidegateError as exc:
             error = exc
-        except Exception as exc:  # noqa: BLE001 - any plugin bug must still end the run cleanly
+        except Exception as exc:
             error = InternalError(f"unexpected {type(exc).__name__}: {exc}")
             error.__cause__ = exc
         seconds = time.perf_counter() - started
@@ -198,9 +199,7 @@ class Runner:
         reasons: dict[str, int] = {}
         if REASON_COLUMN in rejected.schema.names:
             counts = rejected.column(REASON_COLUMN).value_counts()
-            reasons = {
-                str(pair["values"]): int(pair["counts"]) for pair in counts.to_pylist()
-            }
+            reasons = {str(pair["values"]): int(pair["counts"]) for pair in counts.to_pylist()}
         self.ctx.emit(
             RowsRejected(
                 run_id=self.ctx.run_id,

@@ -8,8 +8,7 @@ dict, so a secret echoed by a driver's message still never reaches a log line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import SecretStr
@@ -23,6 +22,9 @@ from tidegate.events import (
     RunStarted,
     StepFinished,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, MutableMapping
 
 __all__ = ["REDACTED", "LoggingListener", "SecretRedactor"]
 
@@ -80,7 +82,11 @@ class LoggingListener:
                 }
                 if event.error:
                     _log.error(
-                        "run_failed", error=event.error, error_kind=event.error_kind, **fields, **ids
+                        "run_failed",
+                        error=event.error,
+                        error_kind=event.error_kind,
+                        **fields,
+                        **ids,
                     )
                 else:
                     _log.info("run_finished", **fields, **ids)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 import pyarrow as pa
@@ -11,6 +10,8 @@ from tidegate.core import SourceBatch
 from tidegate.errors import TidegateError, TransientError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from tidegate.core import RunContext
     from tidegate.events import Event
 
