@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pytest
+from pydantic import ValidationError
 
 from tidegate.errors import ConfigError, DataError
 from tidegate.transform.cast import CastSettings, CastStep
@@ -85,8 +86,11 @@ def test_overflow_is_a_data_error(ctx: RunContext) -> None:
 
 
 def test_unknown_type_and_unknown_column_are_config_errors(ctx: RunContext) -> None:
-    with pytest.raises(ConfigError, match="column 'n': unknown type 'integr'"):
-        cast({"n": "integr"})
+    with pytest.raises(ValidationError, match="column 'n': unknown type 'integr'"):
+        CastSettings(columns={"n": "integr"})  # refused when the pipeline is loaded
+    unchecked = CastSettings.model_construct(columns={"n": "integr"}, safe=True)
+    with pytest.raises(ConfigError, match="cast step 'types': column 'n': unknown type 'integr'"):
+        CastStep(unchecked, name="types")
     with pytest.raises(ConfigError, match="did you mean 'amount'"):
         cast({"amuont": "double"}).process(pa.record_batch({"amount": [1]}), ctx)
 

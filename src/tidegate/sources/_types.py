@@ -1,109 +1,45 @@
-"""Column type strings in settings (``int64``, ``decimal128(12,2)``, …) and batch conforming.
+"""Declared column types of sources, and conforming batches to them.
 
-Sources accept explicit column types as short strings in pipeline.yaml. This module turns
-them into pyarrow types (raising ``ConfigError`` that names an unknown string), casts declared
-columns of a batch, and keeps the schema of a stream stable from one batch to the next, so a
-column that is all-null in the first page of an API does not become a different type later.
+Sources accept explicit column types as short strings in pipeline.yaml; the strings are parsed
+by ``tidegate.spec.types`` (shared with the cast step) and checked when the pipeline is loaded.
+This module maps a settings ``columns`` mapping to pyarrow types (``ConfigError`` naming the
+column), converts Python values to Arrow columns, casts declared columns of a batch, and keeps
+the schema of a stream stable from one batch to the next, so a column that is all-null in the
+first page of an API does not become a different type later.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from tidegate.errors import ConfigError, DataError
+from tidegate.spec.types import parse_type
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = [
-    "TYPE_NAMES",
-    "check_type_strings",
-    "conform",
-    "parse_type",
-    "parse_types",
-    "to_array",
-]
-
-_SIMPLE: dict[str, pa.DataType] = {
-    "int8": pa.int8(),
-    "int16": pa.int16(),
-    "int32": pa.int32(),
-    "int64": pa.int64(),
-    "uint8": pa.uint8(),
-    "uint16": pa.uint16(),
-    "uint32": pa.uint32(),
-    "uint64": pa.uint64(),
-    "float32": pa.float32(),
-    "float": pa.float32(),
-    "float64": pa.float64(),
-    "double": pa.float64(),
-    "string": pa.string(),
-    "utf8": pa.string(),
-    "large_string": pa.large_string(),
-    "binary": pa.binary(),
-    "bool": pa.bool_(),
-    "boolean": pa.bool_(),
-    "date32": pa.date32(),
-    "date": pa.date32(),
-    "date64": pa.date64(),
-    "time64[us]": pa.time64("us"),
-    "null": pa.null(),
-}
-_TIMESTAMP = re.compile(r"^timestamp\[(s|ms|us|ns)(?:,\s*tz=([\w/+:-]+))?\]$")
-_DECIMAL = re.compile(r"^decimal(?:128)?\((\d+),\s*(-?\d+)\)$")
-
-TYPE_NAMES = (
-    "int8..int64, uint8..uint64, float32, float64 (double), string, large_string, binary, "
-    "bool, date32, date64, time64[us], timestamp[s|ms|us|ns] (optionally "
-    "timestamp[us, tz=UTC]), decimal128(precision,scale)"
-)
-"""The accepted type strings, for hints and field descriptions."""
-
-
-def parse_type(text: str, *, column: str | None = None) -> pa.DataType:
-    """Turn a type string such as ``decimal128(12,2)`` into a pyarrow type.
-
-    Raises ``ConfigError`` naming the string (and the column) when it is not understood.
-    """
-    key = text.strip().lower()
-    if key in _SIMPLE:
-        return _SIMPLE[key]
-    if match := _TIMESTAMP.match(key):
-        unit, tz = match.groups()
-        if tz is not None:
-            tz = text.strip()[text.lower().index("tz=") + 3 : -1].strip()
-        return pa.timestamp(unit, tz=tz)
-    if match := _DECIMAL.match(key):
-        precision, scale = int(match.group(1)), int(match.group(2))
-        if not 1 <= precision <= 38:
-            raise ConfigError(
-                f"decimal precision {precision} in {text!r} is out of range",
-                location=f"columns.{column}" if column else None,
-                hint="use a precision between 1 and 38, e.g. decimal128(12,2)",
-            )
-        return pa.decimal128(precision, scale)
-    raise ConfigError(
-        f"unknown column type {text!r}" + (f" for column {column!r}" if column else ""),
-        location=f"columns.{column}" if column else None,
-        hint=f"use one of: {TYPE_NAMES}",
-    )
+__all__ = ["conform", "parse_types", "to_array"]
 
 
 def parse_types(columns: Mapping[str, str]) -> dict[str, pa.DataType]:
-    """Parse a ``name -> type string`` mapping from settings."""
-    return {name: parse_type(text, column=name) for name, text in columns.items()}
+    """Parse a ``name -> type string`` mapping from settings.
 
-
-def check_type_strings(columns: Mapping[str, str]) -> Mapping[str, str]:
-    """Pydantic validator body: refuse unknown type strings when the pipeline is loaded."""
-    try:
-        parse_types(columns)
-    except ConfigError as exc:
-        raise ValueError(f"{exc.message}; {exc.hint}") from None
-    return columns
+    Settings validated by ``ColumnTypes`` always parse; this raises ``ConfigError`` naming the
+    column for settings built without validation (``model_construct``).
+    """
+    types: dict[str, pa.DataType] = {}
+    for name, text in columns.items():
+        try:
+            types[name] = parse_type(text)
+        except ValueError as exc:
+            raise ConfigError(
+                f"column {name!r}: {exc}",
+                location=f"columns.{name}",
+                hint="write a type such as int64, double, string, date32 or decimal(12,2)",
+            ) from exc
+    return types
 
 
 def to_array(values: Sequence[Any], declared: pa.DataType | None) -> pa.Array:

@@ -38,8 +38,9 @@ from pydantic import Field, field_validator, model_validator
 from tidegate.core.protocols import REASON_COLUMN, SourceBatch
 from tidegate.errors import ConfigError, DataError
 from tidegate.sources._files import RecordLines, existing_file, head_bytes, not_text_error
-from tidegate.sources._types import TYPE_NAMES, check_type_strings, parse_types
+from tidegate.sources._types import parse_types
 from tidegate.spec.settings import PluginSettings
+from tidegate.spec.types import TYPE_NAMES, ColumnTypes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -85,7 +86,7 @@ class CsvSettings(PluginSettings):
         description="Strings read as null (also in string columns); default pyarrow's list "
         "('', 'NULL', 'null', 'NA', 'N/A', 'NaN', …) for non-string columns only",
     )
-    columns: dict[str, str] = Field(
+    columns: ColumnTypes = Field(
         default_factory=dict,
         description=f"Explicit column types, name -> type ({TYPE_NAMES}); others are inferred",
     )
@@ -120,12 +121,6 @@ class CsvSettings(PluginSettings):
             codecs.lookup(value)
         except LookupError:
             raise ValueError(f"unknown encoding {value!r}; use utf-8, latin-1, cp1252, …") from None
-        return value
-
-    @field_validator("columns")
-    @classmethod
-    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
-        check_type_strings(value)
         return value
 
     @model_validator(mode="after")

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.json as pajson
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from tidegate.core.protocols import SourceBatch
 from tidegate.errors import ConfigError, DataError
 from tidegate.sources._files import existing_file, head_bytes, not_text_error
-from tidegate.sources._types import TYPE_NAMES, check_type_strings, conform, parse_types
+from tidegate.sources._types import conform, parse_types
 from tidegate.spec.settings import PluginSettings
+from tidegate.spec.types import TYPE_NAMES, ColumnTypes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -41,7 +42,7 @@ class JsonlSettings(PluginSettings):
     """Settings of the ``jsonl`` source."""
 
     path: str = Field(description="Newline-delimited JSON file, one object per line")
-    columns: dict[str, str] = Field(
+    columns: ColumnTypes = Field(
         default_factory=dict,
         description=f"Explicit column types, name -> type ({TYPE_NAMES}); others are inferred",
     )
@@ -50,12 +51,6 @@ class JsonlSettings(PluginSettings):
         ge=1024,
         description="Bytes parsed per batch; fields must appear in the first block (4 MiB)",
     )
-
-    @field_validator("columns")
-    @classmethod
-    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
-        check_type_strings(value)
-        return value
 
 
 def _json_kind(value: Any) -> str:

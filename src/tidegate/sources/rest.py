@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import pyarrow as pa
 import structlog
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from tidegate.core.protocols import SourceBatch
 from tidegate.errors import (
@@ -42,14 +42,9 @@ from tidegate.errors import (
     TidegateError,
     TransientError,
 )
-from tidegate.sources._types import (
-    TYPE_NAMES,
-    check_type_strings,
-    conform,
-    parse_types,
-    to_array,
-)
+from tidegate.sources._types import conform, parse_types, to_array
 from tidegate.spec.settings import PluginSettings, Secret
+from tidegate.spec.types import TYPE_NAMES, ColumnTypes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -110,16 +105,10 @@ class RestSettings(PluginSettings):
     max_pages: int = Field(10_000, ge=1, description="Safety limit; more pages fails the run")
     timeout: float = Field(30.0, gt=0, description="Seconds to wait for each response")
     batch_size: int = Field(65_536, ge=1, description="Pages are combined up to this many rows")
-    columns: dict[str, str] = Field(
+    columns: ColumnTypes = Field(
         default_factory=dict,
         description=f"Explicit column types, name -> type ({TYPE_NAMES}); others are inferred",
     )
-
-    @field_validator("columns")
-    @classmethod
-    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
-        check_type_strings(value)
-        return value
 
 
 class _Pager:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from tidegate.core.protocols import SourceBatch
 from tidegate.errors import (
@@ -27,14 +27,9 @@ from tidegate.errors import (
     TidegateError,
     TransientError,
 )
-from tidegate.sources._types import (
-    TYPE_NAMES,
-    check_type_strings,
-    conform,
-    parse_types,
-    to_array,
-)
+from tidegate.sources._types import conform, parse_types, to_array
 from tidegate.spec.settings import PluginSettings, Secret
+from tidegate.spec.types import TYPE_NAMES, ColumnTypes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -59,17 +54,11 @@ class SqlSettings(PluginSettings):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Values bound to the query's :name placeholders"
     )
-    columns: dict[str, str] = Field(
+    columns: ColumnTypes = Field(
         default_factory=dict,
         description=f"Explicit column types, name -> type ({TYPE_NAMES}); others are inferred",
     )
     batch_size: int = Field(65_536, ge=1, description="Rows fetched and yielded per batch")
-
-    @field_validator("columns")
-    @classmethod
-    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
-        check_type_strings(value)
-        return value
 
 
 class SqlSource:

@@ -1,10 +1,11 @@
 """The ``cast`` step: converts columns to other types, vectorised with ``pyarrow.compute.cast``.
 
-Type names are those of ``tidegate.transform.types`` (``int64``, ``decimal128(12,2)``,
-``timestamp[us]`` …). With ``safe: true`` (the default) a value that cannot be converted stops the
-run with a data error naming the column, the row within the batch and the value; with
-``safe: false`` such values become nulls. Bad values are located by bisection (a logarithmic
-number of vectorised casts), so a clean batch costs exactly one cast per column.
+Type names are those of ``tidegate.spec.types`` (``int64``, ``decimal128(12,2)``,
+``timestamp[us]`` …), shared with the sources; an unknown one is refused when the pipeline is
+loaded. With ``safe: true`` (the default) a value that cannot be converted stops the run with a
+data error naming the column, the row within the batch and the value; with ``safe: false`` such
+values become nulls. Bad values are located by bisection (a logarithmic number of vectorised
+casts), so a clean batch costs exactly one cast per column.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pydantic import Field
 
 from tidegate.errors import ConfigError, DataError
 from tidegate.spec.settings import PluginSettings
+from tidegate.spec.types import ColumnTypes, parse_type
 from tidegate.transform._common import missing_column_error
-from tidegate.transform.types import TYPE_EXAMPLES, parse_type
 
 if TYPE_CHECKING:
     from tidegate.core.context import RunContext
@@ -32,7 +33,7 @@ _LEAF = 16  # below this many values, bisection gives way to one cast per value
 class CastSettings(PluginSettings):
     """Settings of the ``cast`` step."""
 
-    columns: dict[str, str] = Field(
+    columns: ColumnTypes = Field(
         min_length=1, description="column -> type, such as int64, double or decimal128(12,2)"
     )
     safe: bool = Field(
@@ -57,7 +58,7 @@ class CastStep:
             except ValueError as exc:
                 raise ConfigError(
                     f"cast step {name!r}: column {column!r}: {exc}",
-                    hint=f"write a type such as {TYPE_EXAMPLES}",
+                    hint="write a type such as int64, double, string, date32 or decimal(12,2)",
                 ) from exc
 
     def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
