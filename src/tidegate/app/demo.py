@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
-
-from rich.panel import Panel
 
 from tidegate.app.bootstrap import run_pipeline
 from tidegate.app.demo_data import generate
 from tidegate.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from rich.console import Console
 
 __all__ = ["run_demo"]
+
+PREVIEW = """
+SELECT country, count(*) AS customers,
+       count(*) FILTER (WHERE email NOT LIKE '%_@_%._%') AS bad_emails,
+       count(*) FILTER (WHERE signup_date > current_date) AS future_signups
+FROM customers GROUP BY country ORDER BY customers DESC LIMIT 5
+"""
 
 
 def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) -> None:
@@ -31,7 +37,7 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
     files = generate(folder / "data", rows=rows, seed=seed)
     out.print(
         f"generated {files.customer_rows:,} customers and {files.order_rows:,} orders "
-        f"in {time.perf_counter() - began:.1f}s -> {files.customers.parent}",
+        f"in {time.perf_counter() - began:.1f}s into {_shown(files.customers.parent)}/",
         highlight=False,
     )
     from tidegate.app.progress import ProgressListener  # noqa: PLC0415 - terminal only
@@ -40,24 +46,52 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
     result = run_pipeline(pipeline, listeners=listeners, log_level="warning")
     if result.error is not None:
         raise result.error
-    spec_path = pipeline.resolve()
-    warehouse = (folder / ".tidegate" / "warehouse.duckdb").resolve()
+    warehouse = folder / ".tidegate" / "warehouse.duckdb"
+    rate = result.rows_written / max(result.seconds, 1e-9)
     out.print(
-        Panel.fit(
-            f"[bold green]demo run succeeded[/] run {result.run_id}\n"
-            f"rows read {result.rows_read:,} · written {result.rows_written:,} · "
-            f"rejected {result.rows_rejected:,} · {result.seconds:.2f}s "
-            f"({result.rows_written / max(result.seconds, 1e-9):,.0f} rows/s)\n"
-            f"warehouse: {warehouse}\n\n"
-            "[bold]try next[/]\n"
-            f'  query it:       .venv/bin/python -c "import duckdb; print(duckdb.connect('
-            f"'{warehouse}', read_only=True).sql('SELECT country, count(*) FROM customers "
-            "GROUP BY 1 ORDER BY 2 DESC'))\"\n"
-            f"  validate:       tidegate validate {spec_path}\n"
-            f"  JSON logs:      tidegate run {spec_path} --log-format json --log-level debug\n"
-            f"  override a key: tidegate run {spec_path} --set destination.table=customers_copy\n"
-            "  start your own: tidegate init my_pipeline",
-            title="tidegate demo",
-        ),
+        f"\n[bold green]demo run succeeded[/] (run {result.run_id})\n"
+        f"  rows read {result.rows_read:,}, written {result.rows_written:,}, "
+        f"rejected {result.rows_rejected:,} in {result.seconds:.2f}s ({rate:,.0f} rows/s)\n"
+        f"  warehouse: {_shown(warehouse)}, table customers\n",
         highlight=False,
     )
+    out.print(_preview(warehouse), highlight=False)
+    prog = _program()
+    spec = _shown(pipeline)
+    out.print(
+        "\n[bold]try next[/]\n"
+        f"  {prog} validate {spec}\n"
+        f"  {prog} run {spec} --log-format json --log-level debug\n"
+        f"  {prog} run {spec} --set destination.table=customers_copy\n"
+        f"  {prog} run {spec} --set destination='{{type: files, path: out/customers.parquet}}'\n"
+        f"  {prog} init my_pipeline      # scaffold your own\n"
+        f"  {prog} schema > pipeline.schema.json   # editor completion",
+        highlight=False,
+    )
+
+
+def _preview(warehouse: Path) -> str:
+    """The dirty data the demo loaded, by country: what later quality rules will catch."""
+    import duckdb  # noqa: PLC0415 - only the demo reads the warehouse back
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return str(con.sql(PREVIEW))
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it, else absolute."""
+    absolute = path.resolve()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def _program() -> str:
+    """How the user invoked tidegate, so the suggested commands can be pasted as they are."""
+    argv0 = sys.argv[0]
+    if argv0.endswith("__main__.py"):
+        return f"{_shown(Path(sys.executable))} -m tidegate"
+    if os.sep in argv0:
+        return _shown(Path(argv0))
+    return "tidegate"

@@ -78,8 +78,11 @@ class DuckdbSettings(PluginSettings):
         default=True, description="create the table from the first batch if missing"
     )
     memory_limit: str | None = Field(
-        default="1GB",
-        description="DuckDB memory_limit for the load, such as '1GB'; null for DuckDB's",
+        default="128MB",
+        description=(
+            "DuckDB buffer-pool cap for the load, such as '1GB'; written pages spill to the file,"
+            " so a small cap keeps memory flat however many rows are loaded; null for DuckDB's"
+        ),
     )
     threads: int | None = Field(
         default=None, ge=1, description="DuckDB worker threads; null for one per CPU core"

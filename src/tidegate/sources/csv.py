@@ -92,7 +92,7 @@ class CsvSettings(PluginSettings):
     )
     skip_rows: int = Field(0, ge=0, description="Rows to skip at the top, before the header")
     block_size: int = Field(
-        8 << 20, ge=1024, description="Bytes parsed per batch; bounds memory (default 8 MiB)"
+        2 << 20, ge=1024, description="Bytes parsed per batch; bounds memory (default 2 MiB)"
     )
     on_malformed: Literal["fail", "quarantine"] = Field(
         "fail",
