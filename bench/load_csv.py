@@ -8,7 +8,7 @@ from the kernel (``os.wait4`` -> ``ru_maxrss``):
 
   duckdb    ``CREATE TABLE t AS SELECT * FROM read_csv(...)``: the native floor.
   tidegate  ``tidegate.run(pipeline.yaml)`` with a csv source and a duckdb destination: what
-            the streaming runner (Arrow batches, transactions, checkpoints, events) costs.
+            the streaming runner (Arrow batches, transactions, events) costs.
 
 A third child only imports the libraries and exits, so the interpreter's own footprint can be
 told apart from the load's. Each child times its work itself (imports excluded, the same for

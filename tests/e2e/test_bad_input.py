@@ -233,3 +233,15 @@ def test_rest_404(
     assert "/v1/people" in done.stderr
     assert "Traceback" not in done.stderr
     _unchanged(tmp_path, loaded)
+
+
+def test_error_text_keeps_square_brackets(tmp_path: Path, cli: Cli) -> None:
+    (tmp_path / "pipeline.yaml").write_text(
+        PIPELINE.format(path="people.csv").replace("    id: int64", "    id: timestamp[xs]"),
+        encoding="utf-8",
+    )
+    done = cli("validate", "pipeline.yaml")
+    assert done.returncode == 2
+    assert "pipeline.yaml:6" in done.stderr
+    assert "'timestamp[xs]'" in done.stderr
+    assert "timestamp[s|ms|us|ns]" in done.stderr

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tidegate import __version__
@@ -52,7 +53,7 @@ SetOption = Annotated[
 
 
 def _fail(error: TidegateError) -> typer.Exit:
-    err.print(f"[bold red]error[/] ({error.kind}):", error.message, markup=True, highlight=False)
+    err.print(f"[bold red]error[/] ({error.kind}): {escape(error.message)}", highlight=False)
     if error.location:
         err.print(f"  where: {error.location}", markup=False, highlight=False)
     if error.hint:
