@@ -53,16 +53,29 @@ def load_pipeline(path: str | Path, *, overrides: Sequence[str] = ()) -> Pipelin
 
 
 def run(
-    path: str | Path, *, overrides: Sequence[str] = (), raise_on_error: bool = True
+    path: str | Path,
+    *,
+    overrides: Sequence[str] = (),
+    resume: bool = False,
+    fresh: bool = False,
+    raise_on_error: bool = True,
 ) -> RunResult:
     """Run the pipeline in ``path`` once and return its ``RunResult``.
 
-    ``overrides`` are ``"a.b=value"`` strings, as with ``--set``. A failed run raises its
-    ``TidegateError`` unless ``raise_on_error`` is false, in which case the result carries it.
+    ``overrides`` are ``"a.b=value"`` strings, as with ``--set``. When the destination holds an
+    interrupted run, ``resume`` continues it and ``fresh`` starts over; with neither the run is
+    refused. A failed run raises its ``TidegateError`` unless ``raise_on_error`` is false, in
+    which case the result carries it.
     """
     from tidegate.app.bootstrap import run_pipeline  # noqa: PLC0415 - keeps `import tidegate` light
 
-    result = run_pipeline(path, overrides=overrides)
+    if resume and fresh:
+        raise ConfigError("resume and fresh exclude each other", hint="choose one of them")
+    result = run_pipeline(
+        path,
+        overrides=overrides,
+        on_unfinished="resume" if resume else "fresh" if fresh else "refuse",
+    )
     if result.error is not None and raise_on_error:
         raise result.error
     return result

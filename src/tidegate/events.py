@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "BatchCommitted",
     "BatchRead",
     "BatchWritten",
     "Event",
@@ -27,6 +28,7 @@ __all__ = [
     "Listener",
     "RowsRejected",
     "RunFinished",
+    "RunResumed",
     "RunStarted",
     "StepFinished",
 ]
@@ -54,6 +56,15 @@ class RunStarted(Event):
     source: str
     destination: str
     steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResumed(Event):
+    """The run continues run ``from_run`` after its last committed batch and source row."""
+
+    from_run: str
+    batch: int
+    rows: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +105,15 @@ class BatchWritten(Event):
     batch: int
     rows: int
     seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchCommitted(Event):
+    """The destination was handed batch ``batch``'s checkpoint (``rows`` source rows so far)."""
+
+    batch: int
+    rows: int
+    position: Mapping[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from tidegate.core import RunContext, Runner, StepResult
+from tidegate.core import OnUnfinished, RunContext, Runner, RunResult, StepResult
 from tidegate.core.protocols import REASON_COLUMN
 from tidegate.errors import DataError, ErrorKind, TransientError
 from tidegate.events import (
@@ -82,7 +82,24 @@ def test_batches_flow_through_steps_and_commit_once() -> None:
     assert result.ok
     assert (result.rows_read, result.rows_written, result.batches) == (9, 9, 3)
     assert destination.table().column("id").to_pylist() == [i * 2 for i in range(9)]
-    assert destination.calls == ["open", "write:1", "write:2", "write:3", "commit", "close"]
+    assert destination.calls == [
+        "open",
+        "start:new",
+        "write:1",
+        "commit:1",
+        "write:2",
+        "commit:2",
+        "write:3",
+        "commit:3",
+        "finish",
+        "close",
+    ]
+    assert [(c.batch, c.rows, c.finished) for c in destination.checkpoints] == [
+        (1, 3, False),
+        (2, 6, False),
+        (3, 9, False),
+        (3, 9, True),
+    ]
     kinds = [type(e) for e in listener.events]
     assert kinds[0] is RunStarted
     assert kinds[-1] is RunFinished
@@ -113,7 +130,7 @@ def test_rejected_rows_are_counted_and_reported_with_reasons() -> None:
     ]
 
 
-def test_a_failing_source_rolls_back_everything_written() -> None:
+def test_a_failing_source_keeps_committed_batches_and_rolls_back_the_rest() -> None:
     listener = RecordingListener()
     destination = MemoryDestination()
     error = DataError("bad row", location="x.csv line 7")
@@ -126,14 +143,84 @@ def test_a_failing_source_rolls_back_everything_written() -> None:
 
     assert not result.ok
     assert result.error is error
-    assert destination.committed == []
+    assert destination.table().num_rows == 6
+    assert destination.checkpoints[-1].rows == 6
+    assert not destination.checkpoints[-1].finished
     assert destination.calls[-2:] == ["rollback", "close"]
     finished = listener.of(RunFinished)[0]
     assert finished.status == "failed"
-    assert finished.rows_written == 0
     assert finished.error_kind == ErrorKind.DATA
     assert finished.error is not None
     assert "x.csv line 7" in finished.error
+
+
+def _rerun(destination: MemoryDestination, source: MemorySource, how: OnUnfinished) -> RunResult:
+    listener = RecordingListener()
+    return Runner(
+        source=source,
+        steps=[],
+        destination=destination,
+        context=_context(listener),
+        on_unfinished=how,
+    ).run()
+
+
+def _interrupted() -> MemoryDestination:
+    destination = MemoryDestination(crash_after=2)
+    first = _rerun(destination, MemorySource(_batches(4, rows=5)), "refuse")
+    assert first.error is not None
+    assert destination.table().num_rows == 10
+    destination.crash_after = None
+    return destination
+
+
+def test_a_plain_run_refuses_to_start_over_an_unfinished_run() -> None:
+    destination = _interrupted()
+    result = _rerun(destination, MemorySource(_batches(4, rows=5)), "refuse")
+    assert result.error is not None
+    assert result.error.kind == ErrorKind.CONFIG
+    assert "--resume" in str(result.error)
+    assert "10 source rows committed" in str(result.error)
+    assert destination.table().num_rows == 10
+
+
+def test_resume_skips_exactly_the_committed_rows_even_when_batches_differ() -> None:
+    destination = _interrupted()
+    rechunked = pa.Table.from_batches(_batches(4, rows=5)).to_batches(max_chunksize=7)
+    result = _rerun(destination, MemorySource(rechunked), "resume")
+
+    assert result.ok, result.error
+    assert result.resumed_from == "run-1"
+    assert result.rows_read == 10
+    assert destination.table().column("id").to_pylist() == list(range(20))
+    assert destination.checkpoints[-1].finished
+    assert destination.checkpoints[-1].rows == 20
+    assert destination.calls.count("start:resume") == 1
+
+
+def test_resume_after_a_finished_run_starts_from_the_first_row() -> None:
+    destination = MemoryDestination()
+    assert _rerun(destination, MemorySource(_batches(1)), "refuse").ok
+    again = _rerun(destination, MemorySource(_batches(1)), "resume")
+    assert again.ok
+    assert again.resumed_from is None
+    assert destination.table().num_rows == 6
+
+
+def test_fresh_starts_over() -> None:
+    destination = _interrupted()
+    result = _rerun(destination, MemorySource(_batches(4, rows=5)), "fresh")
+    assert result.ok
+    assert result.rows_read == 20
+    assert "start:new" in destination.calls[-12:]
+
+
+def test_resume_fails_when_the_source_shrank() -> None:
+    destination = _interrupted()
+    result = _rerun(destination, MemorySource(_batches(1, rows=5)), "resume")
+    assert result.error is not None
+    assert result.error.kind == ErrorKind.DATA
+    assert "5 fewer rows" in str(result.error)
 
 
 def test_an_unexpected_plugin_exception_becomes_an_internal_error_with_its_step() -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tidegate.core.context import RunContext
+from tidegate.core.context import RunContext, new_run_id
 from tidegate.events import EventBus
 
 if TYPE_CHECKING:
@@ -15,4 +15,5 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> RunContext:
-    return RunContext(run_id="t", pipeline="p", bus=EventBus(), base_dir=tmp_path)
+    """A context with a real, time-sortable run id, as checkpoints are ordered by it."""
+    return RunContext(run_id=new_run_id(), pipeline="p", bus=EventBus(), base_dir=tmp_path)

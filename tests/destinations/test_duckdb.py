@@ -10,10 +10,12 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from tidegate.core.protocols import SourceBatch
+from tidegate.core import new_run_id
+from tidegate.core.protocols import Checkpoint, SourceBatch
 from tidegate.core.runner import Runner
 from tidegate.destinations.duckdb import DuckdbDestination, DuckdbSettings
 from tidegate.errors import ConfigError, DataError
+from tidegate.testing import MemorySource
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,9 +35,10 @@ def load(dest: DuckdbDestination, ctx: RunContext, *batches: pa.RecordBatch) -> 
     """Drive the destination through one successful run, as the runner does."""
     try:
         dest.open(ctx)
+        dest.start(resume=False)
         for number, batch in enumerate(batches, start=1):
             dest.write(batch, batch_number=number)
-        dest.commit()
+        dest.finish(_done(ctx, len(batches)))
     except BaseException:
         dest.rollback()
         raise
@@ -46,10 +49,22 @@ def load(dest: DuckdbDestination, ctx: RunContext, *batches: pa.RecordBatch) -> 
 def load_and_fail(dest: DuckdbDestination, ctx: RunContext, *batches: pa.RecordBatch) -> None:
     """Write every batch, then roll back as the runner does when a later step fails."""
     dest.open(ctx)
+    dest.start(resume=False)
     for number, batch in enumerate(batches, start=1):
         dest.write(batch, batch_number=number)
     dest.rollback()
     dest.close()
+
+
+def _done(ctx: RunContext, batches: int) -> Checkpoint:
+    return Checkpoint(
+        pipeline=ctx.pipeline,
+        run_id=ctx.run_id,
+        batch=batches,
+        rows=0,
+        position={},
+        finished=True,
+    )
 
 
 def query(ctx: RunContext, sql: str) -> list[tuple[Any, ...]]:
@@ -61,7 +76,9 @@ def tables(ctx: RunContext) -> list[str]:
     return [
         f"{schema}.{name}"
         for schema, name in query(
-            ctx, "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL"
+            ctx,
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE table_name <> '_tidegate_checkpoints' ORDER BY ALL",
         )
     ]
 
@@ -70,7 +87,9 @@ def snapshot(ctx: RunContext) -> list[tuple[Any, ...]]:
     """Every table with its columns and rows, to compare a database before and after a run."""
     result: list[tuple[Any, ...]] = []
     for schema, name, sql in query(
-        ctx, "SELECT schema_name, table_name, sql FROM duckdb_tables() ORDER BY ALL"
+        ctx,
+        "SELECT schema_name, table_name, sql FROM duckdb_tables() "
+        "WHERE table_name <> '_tidegate_checkpoints' ORDER BY ALL",
     ):
         rows = query(ctx, f'SELECT * FROM "{schema}"."{name}" ORDER BY ALL')
         result.append((schema, name, sql, rows))
@@ -274,9 +293,11 @@ def test_rollback_leaves_no_table_that_did_not_exist(ctx: RunContext, mode: str)
     assert query(ctx, "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'fresh'") == [(0,)]
 
 
-def test_runner_rolls_back_when_the_source_fails_midway(ctx: RunContext) -> None:
+@pytest.mark.parametrize("background", [True, False])
+def test_a_failed_run_keeps_committed_batches_and_resumes_after_them(
+    ctx: RunContext, background: bool
+) -> None:
     load(make(table="people"), ctx, people([1], ["ann"]))
-    before = snapshot(ctx)
 
     class BrokenSource:
         def describe(self) -> str:
@@ -284,15 +305,65 @@ def test_runner_rolls_back_when_the_source_fails_midway(ctx: RunContext) -> None
 
         def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
             yield SourceBatch(people([2], ["bob"]), {"rows": 1})
-            raise DataError("bad row 2", location="input.csv line 3")
+            yield SourceBatch(people([3], ["cy"]), {"rows": 2})
+            raise DataError("bad row 3", location="input.csv line 4")
 
-    result = Runner(
-        source=BrokenSource(), steps=(), destination=make(table="people"), context=ctx
+    first = Runner(
+        source=BrokenSource(),
+        steps=(),
+        destination=make(table="people", background=background),
+        context=ctx,
     ).run()
 
-    assert result.status == "failed"
-    assert isinstance(result.error, DataError)
-    assert snapshot(ctx) == before
+    assert isinstance(first.error, DataError)
+    assert query(ctx, "SELECT id FROM people ORDER BY id") == [(1,), (2,), (3,)]
+    assert query(ctx, "SELECT batch, rows, finished FROM _tidegate_checkpoints ORDER BY batch") == [
+        (1, 0, True),
+        (1, 1, False),
+        (2, 2, False),
+    ]
+    refused = Runner(
+        source=MemorySource([people([2, 3, 4], ["bob", "cy", "dee"])]),
+        steps=(),
+        destination=make(table="people", background=background),
+        context=ctx,
+    ).run()
+    assert refused.error is not None
+    assert "--resume" in str(refused.error)
+    resumed = Runner(
+        source=MemorySource([people([2, 3, 4], ["bob", "cy", "dee"])]),
+        steps=(),
+        destination=make(table="people", background=background),
+        context=ctx,
+        on_unfinished="resume",
+    ).run()
+    assert resumed.ok, resumed.error
+    assert query(ctx, "SELECT id FROM people ORDER BY id") == [(1,), (2,), (3,), (4,)]
+
+
+def test_a_resumed_replace_keeps_the_staging_rows_of_the_interrupted_run(ctx: RunContext) -> None:
+    load(make(table="people"), ctx, people([1], ["old"]))
+    dest = make(table="people", mode="replace", background=False)
+    dest.open(ctx)
+    dest.start(resume=False)
+    dest.write(people([10], ["new"]), batch_number=1)
+    later = new_run_id()  # run ids sort by start time: this run is the latest
+    dest.commit(Checkpoint(pipeline=ctx.pipeline, run_id=later, batch=1, rows=1, position={}))
+    dest.write(people([11], ["lost"]), batch_number=2)
+    dest.rollback()
+    dest.close()
+    assert query(ctx, "SELECT id FROM people") == [(1,)]
+
+    again = make(table="people", mode="replace")
+    last = again.open(ctx)
+    assert last is not None
+    assert (last.batch, last.rows, last.finished) == (1, 1, False)
+    again.start(resume=True)
+    again.write(people([11], ["new too"]), batch_number=2)
+    again.finish(_done(ctx, 2))
+    again.close()
+    assert query(ctx, "SELECT id, name FROM people ORDER BY id") == [(10, "new"), (11, "new too")]
+    assert "main._tidegate_staging_people" not in tables(ctx)
 
 
 @pytest.mark.parametrize("background", [True, False])

@@ -10,6 +10,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from tidegate.core import Checkpoint
 from tidegate.destinations.files import FilesDestination, FilesSettings
 from tidegate.errors import ConfigError, DataError
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tidegate.core.context import RunContext
+
+DONE = Checkpoint(pipeline="p", run_id="t", batch=1, rows=0, position={}, finished=True)
 
 
 def make(path: str, **settings: Any) -> FilesDestination:
@@ -32,7 +35,7 @@ def load(dest: FilesDestination, ctx: RunContext, *batches: pa.RecordBatch) -> N
         dest.open(ctx)
         for number, item in enumerate(batches, start=1):
             dest.write(item, batch_number=number)
-        dest.commit()
+        dest.finish(DONE)
     except BaseException:
         dest.rollback()
         raise
@@ -75,11 +78,11 @@ def test_commit_replaces_the_old_file_and_leaves_no_temp(tmp_path: Path, ctx: Ru
     dest.open(ctx)
     dest.write(batch([1], ["ann"]), batch_number=1)
 
-    temp = tmp_path / ".people.csv.t.tmp"
+    temp = tmp_path / f".people.csv.{ctx.run_id}.tmp"
     assert temp.exists()  # written next to the target, under the run's id
     assert (tmp_path / "people.csv").read_text() == "old content\n"  # untouched until commit
 
-    dest.commit()
+    dest.finish(DONE)
     dest.close()
     assert (tmp_path / "people.csv").read_text() == '"id","name"\n1,"ann"\n'
     assert not temp.exists()
@@ -142,7 +145,7 @@ def test_if_exists_fail_refuses_a_file_that_appears_during_the_run(
     (tmp_path / "people.csv").write_text("someone else\n")
 
     with pytest.raises(ConfigError, match="appeared during the run"):
-        dest.commit()
+        dest.finish(DONE)
     dest.rollback()
     dest.close()
 

@@ -45,8 +45,9 @@ def table_rows(path: Path, table: str) -> list[tuple[object, ...]]:
 
 
 def table_names(path: Path) -> list[str]:
-    """Every table name in the DuckDB file at ``path``, sorted."""
+    """Every user table name in the DuckDB file at ``path`` (not the checkpoints), sorted."""
     with duckdb.connect(str(path), read_only=True) as con:
-        return sorted(
-            row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        )
+        rows = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE table_name <> '_tidegate_checkpoints'"
+        ).fetchall()
+        return sorted(row[0] for row in rows)

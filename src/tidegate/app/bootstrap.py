@@ -16,7 +16,7 @@ from pydantic import BaseModel, SecretStr
 
 from tidegate.app.logs import configure_logging
 from tidegate.app.plugins import default_registry
-from tidegate.core import Registry, RunContext, Runner, RunResult, new_run_id
+from tidegate.core import OnUnfinished, Registry, RunContext, Runner, RunResult, new_run_id
 from tidegate.events import EventBus, Listener
 from tidegate.observability.logging import LoggingListener, SecretRedactor
 from tidegate.spec import PipelineSpec, load_pipeline
@@ -46,7 +46,9 @@ class Pipeline:
     destination: Destination
     listeners: list[Listener] = field(default_factory=list)
 
-    def run(self, *, run_id: str | None = None) -> RunResult:
+    def run(
+        self, *, run_id: str | None = None, on_unfinished: OnUnfinished = "refuse"
+    ) -> RunResult:
         """Run once with a fresh context and event bus; the result carries any error."""
         bus = EventBus()
         for listener in self.listeners:
@@ -58,7 +60,11 @@ class Pipeline:
             base_dir=self.spec.base_dir,
         )
         runner = Runner(
-            source=self.source, steps=self.steps, destination=self.destination, context=context
+            source=self.source,
+            steps=self.steps,
+            destination=self.destination,
+            context=context,
+            on_unfinished=on_unfinished,
         )
         with structlog.contextvars.bound_contextvars(
             run_id=context.run_id, pipeline=context.pipeline
@@ -105,15 +111,17 @@ def run_pipeline(
     log_level: str | None = None,
     log_format: str | None = None,
     run_id: str | None = None,
+    on_unfinished: OnUnfinished = "refuse",
 ) -> RunResult:
     """Load, build and run a pipeline with logging configured from the spec or the arguments.
 
     Raises ``ConfigError`` (including ``SpecError``) when the pipeline cannot be set up; a run
-    that starts and fails returns a result whose ``error`` says why.
+    that starts and fails returns a result whose ``error`` says why. ``on_unfinished`` says
+    what to do when the destination holds an interrupted run: refuse, resume it, or start fresh.
     """
     spec = load(path, overrides=overrides)
     redactor = SecretRedactor(secret_values(spec))
     configure_logging(log_level or spec.logging.level, log_format or spec.logging.format, redactor)
     pipeline = build(spec)
     pipeline.listeners = [LoggingListener(), *listeners]
-    return pipeline.run(run_id=run_id)
+    return pipeline.run(run_id=run_id, on_unfinished=on_unfinished)

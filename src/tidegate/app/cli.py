@@ -122,7 +122,7 @@ def validate(pipeline: PipelineArg, set_: SetOption = None) -> None:
 
 
 @app.command(epilog=EXIT_CODES)
-def run(
+def run(  # noqa: PLR0917 - typer maps each command-line option to one parameter
     pipeline: PipelineArg,
     set_: SetOption = None,
     log_level: Annotated[
@@ -135,8 +135,22 @@ def run(
         bool | None,
         typer.Option(help="Show a live progress line (default: on when stderr is a terminal)."),
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Continue an interrupted run after its last committed checkpoint."
+        ),
+    ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Start over even though an interrupted run could be resumed."),
+    ] = False,
 ) -> None:
-    """Run a pipeline once: source -> steps -> destination, committed only if all succeeds."""
+    """Run a pipeline once: source -> steps -> destination, committing batch by batch.
+
+    Each commit stores a checkpoint with the rows, so an interrupted run can be continued with
+    --resume: no row lost, none loaded twice.
+    """
     from tidegate.app.bootstrap import run_pipeline  # noqa: PLC0415 - keeps --help fast
 
     if log_level is not None and log_level not in LEVELS:
@@ -147,6 +161,8 @@ def run(
         raise _fail(
             ConfigError(f"unknown log format {log_format!r}", hint="use auto, console or json")
         )
+    if resume and fresh:
+        raise _fail(ConfigError("--resume and --fresh exclude each other", hint="choose one"))
     listeners: list[Any] = []
     if progress if progress is not None else err.is_terminal:
         from tidegate.app.progress import ProgressListener  # noqa: PLC0415 - terminal only
@@ -159,6 +175,7 @@ def run(
             listeners=listeners,
             log_level=log_level,
             log_format=log_format,
+            on_unfinished="resume" if resume else "fresh" if fresh else "refuse",
         )
     except TidegateError as exc:
         raise _fail(exc) from exc
@@ -177,6 +194,7 @@ def _summarise(result: Any) -> None:
         "rows_rejected": result.rows_rejected,
         "batches": result.batches,
         "seconds": round(result.seconds, 3),
+        "resumed_from": result.resumed_from,
     }
     if not out.is_terminal:
         sys.stdout.write(json.dumps(summary) + "\n")
@@ -184,6 +202,8 @@ def _summarise(result: Any) -> None:
         return
     table = Table(show_header=False, box=None, padding=(0, 2))
     for key, value in summary.items():
+        if value is None:
+            continue
         shown = f"{value:,}" if isinstance(value, int) else str(value)
         table.add_row(key.replace("_", " "), shown)
     out.print(table)

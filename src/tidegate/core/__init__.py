@@ -5,12 +5,22 @@ variables and knows no concrete source, step, destination or listener.
 """
 
 from tidegate.core.context import RunContext, new_run_id
-from tidegate.core.protocols import Destination, Position, Source, SourceBatch, Step, StepResult
+from tidegate.core.protocols import (
+    Checkpoint,
+    Destination,
+    Position,
+    Source,
+    SourceBatch,
+    Step,
+    StepResult,
+)
 from tidegate.core.registry import Registry
-from tidegate.core.runner import Runner, RunResult
+from tidegate.core.runner import OnUnfinished, Runner, RunResult
 
 __all__ = [
+    "Checkpoint",
     "Destination",
+    "OnUnfinished",
     "Position",
     "Registry",
     "RunContext",

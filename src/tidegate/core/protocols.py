@@ -2,8 +2,8 @@
 
 A source yields ``SourceBatch``es (a RecordBatch plus a resumable, JSON-serialisable position);
 a step maps a batch to a batch and may split off rejected rows; a destination writes batches
-inside a transaction that the runner commits once, or rolls back, so a failed run leaves the
-destination as it was.
+and commits them together with a ``Checkpoint`` in one transaction, so after a crash the
+destination itself says how far the run got and a resumed run neither loses nor repeats a row.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REASON_COLUMN",
+    "Checkpoint",
     "Destination",
     "Position",
     "Source",
@@ -34,6 +35,23 @@ Position = Mapping[str, Any]
 
 REASON_COLUMN = "_tidegate_reason"
 """Column added to rejected rows that says why each row was split off."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checkpoint:
+    """How far a run got, stored by the destination in the same transaction as the rows.
+
+    ``rows`` counts the source rows consumed through batch ``batch`` (across resumes), so a
+    resumed run skips exactly that many rows of the source; ``finished`` marks the final commit
+    of a run that completed.
+    """
+
+    pipeline: str
+    run_id: str
+    batch: int
+    rows: int
+    position: Position
+    finished: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,22 +102,34 @@ class Step(Protocol):
 
 @runtime_checkable
 class Destination(Protocol):
-    """Writes batches inside one transaction per run."""
+    """Writes batches in transactions that each end with a checkpoint.
+
+    Lifecycle: ``open`` -> ``start`` -> (``write`` -> ``commit``)* -> ``finish``, or
+    ``rollback`` on failure; ``close`` always. A destination may batch several ``commit`` calls
+    into one real commit (``commit_every``); it always stores the latest checkpoint with the rows
+    it covers, so the checkpoint it returns from ``open`` is the truth after any crash.
+    """
 
     def describe(self) -> str:
         """A short, secret-free description, such as ``duckdb:warehouse.duckdb/customers``."""
 
-    def open(self, ctx: RunContext) -> None:
-        """Connect and begin the transaction (or staging area) the run writes into."""
+    def open(self, ctx: RunContext) -> Checkpoint | None:
+        """Connect, lock the target against a concurrent run, return its latest checkpoint."""
+
+    def start(self, *, resume: bool) -> None:
+        """Begin the first transaction, continuing after the checkpoint when ``resume``."""
 
     def write(self, batch: pa.RecordBatch, *, batch_number: int) -> None:
         """Add one batch to the open transaction."""
 
-    def commit(self) -> None:
-        """Make everything written visible at once."""
+    def commit(self, checkpoint: Checkpoint) -> None:
+        """Store ``checkpoint`` with the rows written so far (now or with a later commit)."""
+
+    def finish(self, checkpoint: Checkpoint) -> None:
+        """End of data: make everything visible with the final, ``finished`` checkpoint."""
 
     def rollback(self) -> None:
-        """Discard everything written since ``open``; must be safe to call after a failed open."""
+        """Discard the open transaction; must be safe to call after a failed ``open``."""
 
     def close(self) -> None:
-        """Release connections; called after commit or rollback."""
+        """Release the lock and connections; called after finish or rollback."""

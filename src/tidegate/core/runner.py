@@ -1,8 +1,10 @@
 """The runner: drives source -> steps -> destination one batch at a time and emits events.
 
 It holds one batch in flight, so memory is bounded by the batch size, never by the input size.
-Everything a destination receives during a run is committed once at the end, or rolled back on
-any failure, so a failed run leaves the destination as it was. The runner knows protocols
+After each batch it hands the destination a ``Checkpoint`` (source rows consumed, position),
+which the destination commits in the same transaction as the rows. A run that finds an
+unfinished checkpoint refuses to start unless told to ``resume`` (skip exactly the rows already
+committed) or start ``fresh``: neither a lost nor a duplicated row. The runner knows protocols
 only: log formats, metrics, alerts and lineage are listeners on the event bus; it merely binds
 ``step`` and ``batch`` as logging context so a plugin's own log lines say where they come from.
 """
@@ -12,17 +14,19 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
-from tidegate.core.protocols import REASON_COLUMN, StepResult
-from tidegate.errors import InternalError, TidegateError
+from tidegate.core.protocols import REASON_COLUMN, Checkpoint, StepResult
+from tidegate.errors import ConfigError, DataError, InternalError, TidegateError
 from tidegate.events import (
+    BatchCommitted,
     BatchRead,
     BatchWritten,
     RowsRejected,
     RunFinished,
+    RunResumed,
     RunStarted,
     StepFinished,
 )
@@ -33,9 +37,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from tidegate.core.context import RunContext
-    from tidegate.core.protocols import Destination, Source, Step
+    from tidegate.core.protocols import Destination, Position, Source, Step
 
-__all__ = ["RunResult", "Runner"]
+__all__ = ["OnUnfinished", "RunResult", "Runner"]
+
+OnUnfinished = Literal["refuse", "resume", "fresh"]
+"""What to do when the destination holds an unfinished checkpoint of an earlier run."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +58,7 @@ class RunResult:
     batches: int
     seconds: float
     error: TidegateError | None = None
+    resumed_from: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -68,12 +76,15 @@ class Runner:
         steps: Sequence[Step],
         destination: Destination,
         context: RunContext,
+        on_unfinished: OnUnfinished = "refuse",
     ) -> None:
         self.source = source
         self.steps = tuple(steps)
         self.destination = destination
         self.ctx = context
+        self.on_unfinished = on_unfinished
         self._counts: Counter[str] = Counter()
+        self._resumed_from: str | None = None
 
     def run(self) -> RunResult:
         """Run to the end; never raises for a failed run, the result carries the error."""
@@ -81,15 +92,6 @@ class Runner:
         started = time.perf_counter()
         error: TidegateError | None = None
         try:
-            ctx.emit(
-                RunStarted(
-                    run_id=ctx.run_id,
-                    pipeline=ctx.pipeline,
-                    source=self.source.describe(),
-                    destination=self.destination.describe(),
-                    steps=tuple(step.name for step in self.steps),
-                )
-            )
             self._transfer()
         except TidegateError as exc:
             error = exc
@@ -107,6 +109,7 @@ class Runner:
             batches=self._counts["batches"],
             seconds=seconds,
             error=error,
+            resumed_from=self._resumed_from,
         )
         ctx.emit(
             RunFinished(
@@ -125,45 +128,135 @@ class Runner:
         return result
 
     def _transfer(self) -> None:
+        ctx = self.ctx
         destination = self.destination
         try:
-            destination.open(self.ctx)
-            for number, item in enumerate(self.source.read(self.ctx), start=1):
-                self._counts["batches"] = number
-                self._counts["read"] += item.batch.num_rows
-                self.ctx.emit(
-                    BatchRead(
-                        run_id=self.ctx.run_id,
-                        pipeline=self.ctx.pipeline,
-                        batch=number,
-                        rows=item.batch.num_rows,
-                        nbytes=item.batch.nbytes,
-                        position=item.position,
+            ctx.emit(
+                RunStarted(
+                    run_id=ctx.run_id,
+                    pipeline=ctx.pipeline,
+                    source=self.source.describe(),
+                    destination=destination.describe(),
+                    steps=tuple(step.name for step in self.steps),
+                )
+            )
+            begin = self._begin_after(destination.open(ctx))
+            destination.start(resume=begin is not None)
+            if begin is not None:
+                self._resumed_from = begin.run_id
+                ctx.emit(
+                    RunResumed(
+                        run_id=ctx.run_id,
+                        pipeline=ctx.pipeline,
+                        from_run=begin.run_id,
+                        batch=begin.batch,
+                        rows=begin.rows,
                     )
                 )
-                if item.rejected is not None and item.rejected.num_rows:
-                    self._reject("source", number, item.rejected)
-                batch = self._apply_steps(item.batch, number)
-                if batch.num_rows == 0:
-                    continue
-                began = time.perf_counter()
-                destination.write(batch, batch_number=number)
-                self._counts["written"] += batch.num_rows
-                self.ctx.emit(
-                    BatchWritten(
-                        run_id=self.ctx.run_id,
-                        pipeline=self.ctx.pipeline,
+            number = begin.batch if begin else 0
+            consumed = begin.rows if begin else 0
+            position = dict(begin.position) if begin else {}
+            skip = consumed
+            for item in self.source.read(ctx):
+                batch = item.batch
+                if skip:
+                    if skip >= batch.num_rows:
+                        skip -= batch.num_rows
+                        continue
+                    batch, skip = batch.slice(skip), 0
+                number += 1
+                consumed += batch.num_rows
+                position = dict(item.position)
+                self._one_batch(number, batch, item.rejected, position)
+                checkpoint = Checkpoint(
+                    pipeline=ctx.pipeline,
+                    run_id=ctx.run_id,
+                    batch=number,
+                    rows=consumed,
+                    position=position,
+                )
+                destination.commit(checkpoint)
+                ctx.emit(
+                    BatchCommitted(
+                        run_id=ctx.run_id,
+                        pipeline=ctx.pipeline,
                         batch=number,
-                        rows=batch.num_rows,
-                        seconds=time.perf_counter() - began,
+                        rows=consumed,
+                        position=position,
                     )
                 )
-            destination.commit()
+            if skip:
+                raise DataError(
+                    f"the source has {skip:,} fewer rows than the interrupted run had committed",
+                    location=self.source.describe(),
+                    hint="the source changed since that run; start over with --fresh",
+                )
+            destination.finish(
+                Checkpoint(
+                    pipeline=ctx.pipeline,
+                    run_id=ctx.run_id,
+                    batch=number,
+                    rows=consumed,
+                    position=position,
+                    finished=True,
+                )
+            )
         except BaseException:
             destination.rollback()
             raise
         finally:
             destination.close()
+
+    def _begin_after(self, last: Checkpoint | None) -> Checkpoint | None:
+        """The checkpoint to continue after, or None to start from the source's first row."""
+        if last is None or last.finished or self.on_unfinished == "fresh":
+            return None
+        if self.on_unfinished == "resume":
+            return last
+        raise ConfigError(
+            f"run {last.run_id} of pipeline {last.pipeline!r} stopped after batch {last.batch} "
+            f"({last.rows:,} source rows committed) and can be resumed",
+            location=self.destination.describe(),
+            hint="continue it with `tidegate run --resume`, or start over with `--fresh` "
+            "(in append mode the rows it committed stay in the table)",
+        )
+
+    def _one_batch(
+        self,
+        number: int,
+        batch: pa.RecordBatch,
+        rejected: pa.RecordBatch | None,
+        position: Position,
+    ) -> None:
+        self._counts["batches"] += 1
+        self._counts["read"] += batch.num_rows
+        self.ctx.emit(
+            BatchRead(
+                run_id=self.ctx.run_id,
+                pipeline=self.ctx.pipeline,
+                batch=number,
+                rows=batch.num_rows,
+                nbytes=batch.nbytes,
+                position=position,
+            )
+        )
+        if rejected is not None and rejected.num_rows:
+            self._reject("source", number, rejected)
+        batch = self._apply_steps(batch, number)
+        if batch.num_rows == 0:
+            return
+        began = time.perf_counter()
+        self.destination.write(batch, batch_number=number)
+        self._counts["written"] += batch.num_rows
+        self.ctx.emit(
+            BatchWritten(
+                run_id=self.ctx.run_id,
+                pipeline=self.ctx.pipeline,
+                batch=number,
+                rows=batch.num_rows,
+                seconds=time.perf_counter() - began,
+            )
+        )
 
     def _apply_steps(self, batch: pa.RecordBatch, number: int) -> pa.RecordBatch:
         for step in self.steps:

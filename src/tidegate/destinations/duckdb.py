@@ -1,30 +1,36 @@
-"""The ``duckdb`` destination: loads batches into a DuckDB table inside one transaction per run.
+"""The ``duckdb`` destination: loads batches into a DuckDB table with exactly-once checkpoints.
 
-One connection, one transaction: ``open`` begins it, every batch is handed to DuckDB zero-copy
-(the Arrow batch is registered as a view and inserted set-wise, no Python per row), ``commit``
-makes the whole run visible at once and ``rollback`` leaves the file exactly as it was — same rows,
-same tables, no staging table left behind (DuckDB's DDL is transactional).
+One connection; every batch is handed to DuckDB zero-copy (the Arrow batch is scanned in place
+and inserted set-wise, no Python per row). Every ``commit_every`` batches the rows are committed
+together with a row in ``_tidegate_checkpoints`` in the same transaction, so after a crash the
+file itself says which source rows it holds; ``rollback`` discards only the open transaction
+(DuckDB's DDL is transactional). DuckDB locks its file for one writing process, so a second run
+on the same file is refused with the holder's process id.
 
 Modes:
 
 - ``append`` inserts the rows; the table is created from the first batch's schema if missing.
-- ``replace`` loads into a staging table in the same transaction, then drops the old table and
-  renames the staging table, so readers see the old table or the new one, never half of it. A run
-  with no rows empties an existing table.
+- ``replace`` loads into the staging table ``_tidegate_staging_<table>`` (kept across a resume),
+  then at the end drops the old table and renames the staging table in one transaction, so
+  readers see the old table or the new one, never half of it. A run with no rows empties an
+  existing table.
 - ``merge`` upserts by ``key`` with ``MERGE INTO``: matched rows get the batch's columns updated,
   new keys are inserted, columns absent from the batch keep their values. When a key occurs more
   than once in the input, the last occurrence wins. A null in a key column is a data error.
 
-By default the inserts run on one writer thread fed through a queue of one batch, so DuckDB
-stores batch n while the source parses batch n+1 (both release the GIL); memory stays bounded
-by two batches in flight. Only that thread touches the connection until ``commit``/``rollback``
-have waited for it, so the transaction is the same as with ``background: false``.
+By default the inserts and commits run in order on one writer thread fed through a queue of one
+item, so DuckDB stores batch n while the source parses batch n+1 (both release the GIL); memory
+stays bounded by two batches in flight. Only that thread touches the connection until
+``finish``/``rollback`` have waited for it. A commit handed to the thread is durable once the
+thread has run it: a crash in between loses only work that the checkpoint does not cover yet,
+which a resumed run redoes.
 
 Every schema, table and column name is quoted by ``quote_ident``; none is pasted raw into SQL.
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import re
 import threading
@@ -35,6 +41,7 @@ import pyarrow.compute as pc
 import structlog
 from pydantic import ConfigDict, Field, model_validator
 
+from tidegate.core.protocols import Checkpoint
 from tidegate.destinations._sql import duckdb_error, quote_ident, quote_idents, quote_qualified
 from tidegate.errors import ConfigError, DataError
 from tidegate.spec.settings import PluginSettings
@@ -51,6 +58,18 @@ log = structlog.get_logger(__name__)
 _BATCH_VIEW = "_tidegate_arrow_batch_"
 """How SQL refers to the batch being written: a Python variable that DuckDB scans in place."""
 _ORDINAL = "__tidegate_ordinal"
+_CHECKPOINT_DDL = """
+CREATE TABLE IF NOT EXISTS _tidegate_checkpoints (
+    pipeline VARCHAR NOT NULL,
+    target VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    batch INTEGER NOT NULL,
+    rows BIGINT NOT NULL,
+    position VARCHAR NOT NULL,
+    finished BOOLEAN NOT NULL,
+    committed_at TIMESTAMP WITH TIME ZONE NOT NULL
+)
+"""
 
 
 class DuckdbSettings(PluginSettings):
@@ -76,6 +95,9 @@ class DuckdbSettings(PluginSettings):
     )
     create: bool = Field(
         default=True, description="create the table from the first batch if missing"
+    )
+    commit_every: int = Field(
+        default=1, ge=1, description="commit (with a checkpoint) after this many batches"
     )
     memory_limit: str | None = Field(
         default="128MB",
@@ -123,6 +145,8 @@ class DuckdbDestination:
         self._con: Any = None
         self._path: Path | None = None
         self._target = quote_qualified(settings.db_schema, settings.table)
+        self._target_name = f"{settings.db_schema}.{settings.table}"
+        self._pipeline = ""
         self._staging_name: str | None = None
         self._table_exists = False
         self._columns: dict[str, tuple[str, str]] = {}  # lower name -> (name, DuckDB type)
@@ -132,7 +156,11 @@ class DuckdbDestination:
         self._rows = 0
         self._batch: pa.RecordBatch | None = None
         self._register = False
-        self._queue: queue.Queue[tuple[pa.RecordBatch, int] | None] = queue.Queue(maxsize=1)
+        self._queue: queue.Queue[tuple[pa.RecordBatch, int] | Checkpoint | None] = queue.Queue(
+            maxsize=1
+        )
+        self._staging_created = False
+        self._uncommitted = 0
         self._worker: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._aborting = False
@@ -144,8 +172,8 @@ class DuckdbDestination:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def open(self, ctx: RunContext) -> None:
-        """Connect, begin the run's transaction and look the target table up."""
+    def open(self, ctx: RunContext) -> Checkpoint | None:
+        """Connect, make sure the checkpoint table exists, return the target's last checkpoint."""
         import duckdb  # noqa: PLC0415 - heavy driver imported on first use (DESIGN §2)
 
         s = self.settings
@@ -177,17 +205,47 @@ class DuckdbDestination:
             self._con = duckdb.connect(str(path), config=config)
         except duckdb.Error as exc:
             raise duckdb_error(exc, action="opening the DuckDB file", location=str(path)) from exc
-        self._execute("BEGIN TRANSACTION", action="beginning the transaction")
-        self._table_exists = self._load_columns(s.table)
+        self._execute(_CHECKPOINT_DDL, action="creating the checkpoint table")
+        self._pipeline = ctx.pipeline
         self._register = self._name_taken(_BATCH_VIEW)
+        log.debug("duckdb_opened", path=str(path), table=s.table, mode=s.mode)
+        return self._latest_checkpoint()
+
+    def start(self, *, resume: bool) -> None:
+        """Begin the first transaction; a resumed replace keeps the interrupted run's staging."""
+        s = self.settings
+        self._execute("BEGIN TRANSACTION", action="beginning the transaction")
+        self._columns = self._load_columns(s.table)
+        self._table_exists = bool(self._columns)
         if s.mode == "replace":
-            self._staging_name = f"_tidegate_staging_{s.table}_{ctx.run_id}"
-            self._execute(
-                "DROP TABLE IF EXISTS " + quote_qualified(s.db_schema, self._staging_name),
-                action="clearing the staging table",
-            )
-        log.debug(
-            "duckdb_opened", path=str(path), table=s.table, mode=s.mode, exists=self._table_exists
+            self._staging_name = f"_tidegate_staging_{s.table}"
+            staging = quote_qualified(s.db_schema, self._staging_name)
+            self._staged_columns = self._load_columns(self._staging_name) if resume else {}
+            if self._staged_columns:
+                self._staging_created = True
+            else:
+                self._execute(
+                    f"DROP TABLE IF EXISTS {staging}", action="clearing the staging table"
+                )
+
+    def _latest_checkpoint(self) -> Checkpoint | None:
+        row = self._execute(
+            "SELECT run_id, batch, rows, position, finished FROM _tidegate_checkpoints "
+            "WHERE pipeline = ? AND target = ? "
+            "ORDER BY run_id DESC, batch DESC, finished DESC LIMIT 1",
+            action="reading the last checkpoint",
+            params=[self._pipeline, self._target_name],
+        ).fetchone()
+        if row is None:
+            return None
+        run_id, batch, rows, position, finished = row
+        return Checkpoint(
+            pipeline=self._pipeline,
+            run_id=run_id,
+            batch=batch,
+            rows=rows,
+            position=json.loads(position),
+            finished=finished,
         )
 
     def write(self, batch: pa.RecordBatch, *, batch_number: int) -> None:
@@ -204,24 +262,30 @@ class DuckdbDestination:
             return
         if self.settings.mode == "merge":
             batch = self._prepare_merge(batch, batch_number)
-        if not self.settings.background:
+        if self.settings.background:
+            self._enqueue((batch, batch_number))
+        else:
             self._write_now(batch, batch_number)
-            return
-        if self._worker is None:
-            self._worker = threading.Thread(
-                target=self._work, name=f"tidegate-duckdb-{self.settings.table}", daemon=True
-            )
-            self._worker.start()
-        self._queue.put((batch, batch_number))  # blocks while the writer is busy: bounded
 
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
             if self._failure is not None or self._aborting:
                 continue  # drain what is queued without writing it
             try:
-                self._write_now(*item)
+                if isinstance(item, Checkpoint):
+                    self._commit_now(item)
+                else:
+                    self._write_now(*item)
             except BaseException as exc:
                 self._failure = exc
+
+    def _enqueue(self, item: tuple[pa.RecordBatch, int] | Checkpoint) -> None:
+        if self._worker is None:
+            self._worker = threading.Thread(
+                target=self._work, name=f"tidegate-duckdb-{self.settings.table}", daemon=True
+            )
+            self._worker.start()
+        self._queue.put(item)  # blocks while the writer is busy: bounded
 
     def _drain(self) -> None:
         """Wait until every queued batch is written (or skipped after a failure)."""
@@ -261,8 +325,22 @@ class DuckdbDestination:
                 self._con.unregister(_BATCH_VIEW)
         self._rows += batch.num_rows
 
-    def commit(self) -> None:
-        """Swap the staging table in (mode replace) and commit."""
+    def commit(self, checkpoint: Checkpoint) -> None:
+        """Every ``commit_every`` batches, commit the rows written with ``checkpoint``."""
+        if self._con is None:
+            raise ConfigError("duckdb destination: commit before open")
+        self._raise_failure()
+        self._uncommitted += 1
+        if self._uncommitted < self.settings.commit_every:
+            return
+        self._uncommitted = 0
+        if self.settings.background:
+            self._enqueue(checkpoint)
+        else:
+            self._commit_now(checkpoint)
+
+    def finish(self, checkpoint: Checkpoint) -> None:
+        """Swap the staging table in (mode replace) and commit with the final checkpoint."""
         if self._con is None:
             return
         self._drain()
@@ -270,8 +348,29 @@ class DuckdbDestination:
         s = self.settings
         if s.mode == "replace":
             self._swap_in_staging()
+        self._store_checkpoint(checkpoint)
         self._execute("COMMIT", action="committing")
         log.info("duckdb_committed", table=s.table, mode=s.mode, rows=self._rows)
+
+    def _commit_now(self, checkpoint: Checkpoint) -> None:
+        self._store_checkpoint(checkpoint)
+        self._execute("COMMIT", action=f"committing batch {checkpoint.batch}")
+        self._execute("BEGIN TRANSACTION", action="beginning the next transaction")
+
+    def _store_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._execute(
+            "INSERT INTO _tidegate_checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+            action="writing the checkpoint",
+            params=[
+                checkpoint.pipeline,
+                self._target_name,
+                checkpoint.run_id,
+                checkpoint.batch,
+                checkpoint.rows,
+                json.dumps(dict(checkpoint.position), sort_keys=True),
+                checkpoint.finished,
+            ],
+        )
 
     def rollback(self) -> None:
         """Discard the run's rows, tables and staging table; safe after a failed ``open``."""
@@ -279,8 +378,7 @@ class DuckdbDestination:
 
         if self._con is None:
             return
-        self._aborting = True
-        self._drain()
+        self._drain()  # what was handed to commit() still commits; the rest is rolled back
         self._failure = None  # the run failed already; its first error is the one reported
         try:
             self._con.execute("ROLLBACK")
@@ -322,8 +420,8 @@ class DuckdbDestination:
         ).fetchall()
         return bool(rows)
 
-    def _load_columns(self, table: str) -> bool:
-        """Read the table's columns into ``self._columns``; False when the table is missing."""
+    def _load_columns(self, table: str) -> dict[str, tuple[str, str]]:
+        """The table's columns by lower-case name; empty when the table is missing."""
         rows = self._execute(
             "SELECT column_name, data_type FROM duckdb_columns() "
             "WHERE database_name = current_database() AND lower(schema_name) = lower(?) "
@@ -331,8 +429,7 @@ class DuckdbDestination:
             action="reading the table's columns",
             params=[self.settings.db_schema, table],
         ).fetchall()
-        self._columns = {name.lower(): (name, dtype) for name, dtype in rows}
-        return bool(rows)
+        return {name.lower(): (name, dtype) for name, dtype in rows}
 
     def _batch_types(self) -> list[tuple[str, str]]:
         rows = self._execute(
@@ -358,7 +455,8 @@ class DuckdbDestination:
             f"CREATE TABLE {self._target} AS SELECT * FROM {_BATCH_VIEW}",
             action="creating the table",
         )
-        self._table_exists = self._load_columns(s.table)
+        self._columns = self._load_columns(s.table)
+        self._table_exists = True
         self._checked = batch.schema
 
     def _check_names(self, schema: pa.Schema) -> None:
@@ -411,7 +509,7 @@ class DuckdbDestination:
     def _write_staging(self, batch: pa.RecordBatch) -> None:
         assert self._staging_name is not None  # noqa: S101 - set by open in mode replace
         staging = quote_qualified(self.settings.db_schema, self._staging_name)
-        if self._checked is None:
+        if not self._staging_created:
             self._check_names(batch.schema)
             self._execute(
                 f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.settings.db_schema)}",
@@ -421,12 +519,13 @@ class DuckdbDestination:
                 f"CREATE TABLE {staging} AS SELECT * FROM {_BATCH_VIEW}",
                 action="loading the staging table",
             )
+            self._staging_created = True
             self._checked = batch.schema
             self._staged_columns = {
                 name.lower(): (name, dtype) for name, dtype in self._batch_types()
             }
             return
-        if not batch.schema.equals(self._checked):
+        if self._checked is None or not batch.schema.equals(self._checked):
             self._check_names(batch.schema)
             for name, batch_type in self._batch_types():
                 known = self._staged_columns.get(name.lower())
@@ -437,6 +536,7 @@ class DuckdbDestination:
                         location=self._location(),
                         hint="make the source's schema stable, for example with a cast step",
                     )
+            self._checked = batch.schema
         names = quote_idents(batch.schema.names)
         self._execute(
             f"INSERT INTO {staging} ({names}) SELECT {names} FROM {_BATCH_VIEW}",
@@ -445,7 +545,7 @@ class DuckdbDestination:
 
     def _swap_in_staging(self) -> None:
         s = self.settings
-        if self._checked is None:  # no rows this run: replace means an empty table
+        if not self._staging_created:  # no rows at all: replace means an empty table
             if self._table_exists:
                 self._execute(f"DELETE FROM {self._target}", action="emptying the table")
             else:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tidegate.core.context import RunContext
+    from tidegate.core.protocols import Checkpoint
 
 __all__ = ["FilesDestination", "FilesOptions", "FilesSettings"]
 
@@ -95,8 +96,12 @@ class FilesDestination:
         """``files:<path>``."""
         return f"files:{self.settings.path}"
 
-    def open(self, ctx: RunContext) -> None:
-        """Check the target and pick the temp file next to it; the file is made on first write."""
+    def open(self, ctx: RunContext) -> Checkpoint | None:
+        """Check the target and pick the temp file next to it; the file is made on first write.
+
+        A file is all or nothing, so there is never a checkpoint to resume from: an interrupted
+        run left only its temp file, and the next run writes the whole file again.
+        """
         target = ctx.resolve(self.settings.path)
         self._target = target
         if target.is_dir():
@@ -122,6 +127,13 @@ class FilesDestination:
             ) from exc
         self._created_dirs = missing  # deepest first, removed again on rollback
         self._temp = target.with_name(f".{target.name}.{ctx.run_id}.tmp")
+        return None
+
+    def start(self, *, resume: bool) -> None:
+        """Nothing to begin: the temp file is created by the first write."""
+
+    def commit(self, checkpoint: Checkpoint) -> None:
+        """Nothing to do per batch: the file becomes visible whole, at ``finish``."""
 
     def write(self, batch: pa.RecordBatch, *, batch_number: int) -> None:
         """Append one batch to the temp file."""
@@ -141,7 +153,7 @@ class FilesDestination:
             ) from exc
         self._rows += batch.num_rows
 
-    def commit(self) -> None:
+    def finish(self, checkpoint: Checkpoint) -> None:
         """Finish the file, fsync it and rename it onto the target in one atomic step."""
         if self._target is None or self._temp is None:
             return

@@ -14,11 +14,13 @@ import structlog
 from pydantic import SecretStr
 
 from tidegate.events import (
+    BatchCommitted,
     BatchRead,
     BatchWritten,
     Event,
     RowsRejected,
     RunFinished,
+    RunResumed,
     RunStarted,
     StepFinished,
 )
@@ -71,6 +73,16 @@ class LoggingListener:
                 )
             case BatchWritten():
                 _log.debug("batch_written", batch=event.batch, rows=event.rows, **ids)
+            case BatchCommitted():
+                _log.debug("batch_committed", batch=event.batch, rows=event.rows, **ids)
+            case RunResumed():
+                _log.info(
+                    "run_resumed",
+                    from_run=event.from_run,
+                    after_batch=event.batch,
+                    rows_skipped=event.rows,
+                    **ids,
+                )
             case RunFinished():
                 fields = {
                     "status": event.status,

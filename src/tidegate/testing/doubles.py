@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pyarrow as pa
 
-from tidegate.core import SourceBatch
+from tidegate.core import Checkpoint, SourceBatch
 from tidegate.errors import TidegateError, TransientError
 
 if TYPE_CHECKING:
@@ -63,20 +63,31 @@ class FlakySource(MemorySource):
 
 
 class MemoryDestination:
-    """Keeps committed batches in ``committed``; uncommitted ones are dropped on rollback."""
+    """Keeps committed batches and checkpoints in memory, as a database destination would.
 
-    def __init__(self) -> None:
+    ``committed`` and ``checkpoints`` survive a failed run, so a second run on the same object
+    can ``resume``; ``crash_after`` raises inside ``commit`` number N to simulate a crash.
+    """
+
+    def __init__(self, *, crash_after: int | None = None) -> None:
         self.committed: list[pa.RecordBatch] = []
+        self.checkpoints: list[Checkpoint] = []
         self.pending: list[pa.RecordBatch] = []
         self.calls: list[str] = []
+        self.crash_after = crash_after
 
     def describe(self) -> str:
         """Say this is memory."""
         return "memory"
 
-    def open(self, ctx: RunContext) -> None:
-        """Begin an empty transaction."""
+    def open(self, ctx: RunContext) -> Checkpoint | None:
+        """Return the latest stored checkpoint."""
         self.calls.append("open")
+        return self.checkpoints[-1] if self.checkpoints else None
+
+    def start(self, *, resume: bool) -> None:
+        """Begin an empty transaction."""
+        self.calls.append(f"start:{'resume' if resume else 'new'}")
         self.pending = []
 
     def write(self, batch: pa.RecordBatch, *, batch_number: int) -> None:
@@ -84,10 +95,20 @@ class MemoryDestination:
         self.calls.append(f"write:{batch_number}")
         self.pending.append(batch)
 
-    def commit(self) -> None:
-        """Make pending batches committed."""
-        self.calls.append("commit")
+    def commit(self, checkpoint: Checkpoint) -> None:
+        """Make pending batches committed together with ``checkpoint``."""
+        if self.crash_after is not None and len(self.checkpoints) >= self.crash_after:
+            raise TransientError("memory destination crashed on purpose")
+        self.calls.append(f"commit:{checkpoint.batch}")
         self.committed.extend(self.pending)
+        self.checkpoints.append(checkpoint)
+        self.pending = []
+
+    def finish(self, checkpoint: Checkpoint) -> None:
+        """Commit the rest with the final checkpoint."""
+        self.calls.append("finish")
+        self.committed.extend(self.pending)
+        self.checkpoints.append(checkpoint)
         self.pending = []
 
     def rollback(self) -> None:
