@@ -88,7 +88,8 @@ class RelationalSettings(PluginSettings):
         description="append rows, replace the table's content atomically, or merge (upsert) by key",
     )
     key: list[str] = Field(
-        default_factory=list, description="columns identifying a row; required for mode merge"
+        default_factory=list,
+        description="columns identifying a row: required for merge; replace makes them UNIQUE",
     )
     commit_every: int = Field(
         default=1, ge=1, description="batches per transaction; each commit stores a checkpoint"
@@ -435,7 +436,7 @@ class RelationalDestination:
         mode = self.settings.mode
         if mode == "replace":
             self._staging_columns = self._conform(
-                batch, self.staging, self._staging_columns, key=[]
+                batch, self.staging, self._staging_columns, key=list(self.settings.key)
             )
             self._bulk_insert(self.staging, batch, batch_number)
         elif mode == "append":
@@ -619,8 +620,11 @@ class RelationalDestination:
                 hint="clean or cast the offending values with a cast or sql step, or change "
                 "the table's column types",
             )
-        if type(orig).__name__ == "OperationalError" and not sqlstate.startswith("42"):
-            return DependencyError(message, location=where, hint="check the database server")
+        environment = ("unable to open", "disk i/o", "disk is full", "timeout", "connect")
+        if type(orig).__name__ == "OperationalError" and any(w in text for w in environment):
+            return DependencyError(
+                message, location=where, hint="check the database server or file and its disk"
+            )
         return ConfigError(
             message, location=where, hint="check the table, schema, column names and types"
         )
