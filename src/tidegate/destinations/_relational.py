@@ -155,13 +155,13 @@ def arrow_to_sqlalchemy(  # noqa: PLR0911, PLR0912 - one flat dispatch over Arro
             return mssql.VARBINARY("max")  # type: ignore[no-untyped-call]
         return sa.LargeBinary()
     if pa.types.is_date(t):
-        return sa.Date()
+        return mssql.DATE() if on_mssql else sa.Date()
     if pa.types.is_timestamp(t):
         if on_mssql:
             return mssql.DATETIMEOFFSET(7) if t.tz else mssql.DATETIME2(7)  # type: ignore[no-untyped-call]
         return sa.DateTime(timezone=t.tz is not None)
     if pa.types.is_time(t):
-        return sa.Time()
+        return mssql.TIME(6) if on_mssql else sa.Time()  # type: ignore[no-untyped-call]
     raise ValueError(f"no SQL column type holds Arrow type {t}")
 
 
@@ -249,6 +249,8 @@ class RelationalDestination:
     Settings: ClassVar[type[PluginSettings]] = RelationalSettings
     default_schema: ClassVar[str | None] = None
     lenient_time: ClassVar[bool] = False
+    paramstyle: ClassVar[str | None] = None
+    """The DBAPI driver's paramstyle for ``exec_driver_sql``; None: the dialect's."""
 
     def __init__(self, settings: RelationalSettings) -> None:
         if settings.mode == "merge" and not settings.key:  # settings built without validation
@@ -359,10 +361,10 @@ class RelationalDestination:
             *columns,
             schema=quoted_name(self.schema, quote=True) if self.schema else None,
         )
+        for field in schema:  # first, so an unsupported type's error names its column
+            self.column_type_sql(field.type, field.name)
         for field, column in zip(schema, sa_table.columns, strict=True):
             column.type = arrow_to_sqlalchemy(field.type, self.dialect.name)
-        for field in schema:  # the same checks with the column named in the error
-            self.column_type_sql(field.type, field.name)
         return str(CreateTable(sa_table).compile(dialect=self.dialect)).strip()
 
     def add_column_sql(self, table: str, name: str, arrow_type: pa.DataType) -> str:
@@ -384,14 +386,18 @@ class RelationalDestination:
             f"ALTER TABLE {self.qualified(self.staging)} RENAME TO {self.quote(self.table)}",
         ]
 
-    def insert_sql(self, table: str, names: list[str]) -> str:
-        """A parametrised ``INSERT`` in the DBAPI's paramstyle, for executemany."""
+    def insert_sql(self, table: str, names: list[str], *, raw_target: bool = False) -> str:
+        """A parametrised ``INSERT`` in the DBAPI's paramstyle, for executemany.
+
+        ``raw_target`` takes ``table`` as already-quoted SQL (a temp table such as ``[#t]``).
+        """
         marks = ", ".join(self._placeholder(i, n) for i, n in enumerate(names))
         cols = ", ".join(self.quote(n) for n in names)
-        return f"INSERT INTO {self.qualified(table)} ({cols}) VALUES ({marks})"
+        target = table if raw_target else self.qualified(table)
+        return f"INSERT INTO {target} ({cols}) VALUES ({marks})"
 
     def _placeholder(self, index: int, name: str) -> str:
-        style = self.dialect.paramstyle
+        style = self.paramstyle or self.dialect.paramstyle
         if style == "qmark":
             return "?"
         if style in {"format", "pyformat"}:
@@ -711,21 +717,23 @@ class RelationalDestination:
     def _checkpoint_table(self) -> Any:
         import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
         from sqlalchemy.dialects import mssql  # noqa: PLC0415
+        from sqlalchemy.sql.elements import quoted_name as q  # noqa: PLC0415
 
         text = sa.UnicodeText().with_variant(mssql.NVARCHAR(None), "mssql")
         name = sa.Unicode(400)
+        # every name quoted: ROWS is reserved in T-SQL, POSITION in others
         return sa.Table(
-            CHECKPOINT_TABLE,
+            q(CHECKPOINT_TABLE, quote=True),
             sa.MetaData(),
-            sa.Column("pipeline", name, nullable=False),
-            sa.Column("target", name, nullable=False),
-            sa.Column("run_id", name, nullable=False),
-            sa.Column("batch", sa.Integer(), nullable=False),
-            sa.Column("rows", sa.BigInteger(), nullable=False),
-            sa.Column("position", text, nullable=False),
-            sa.Column("finished", sa.Boolean(), nullable=False),
+            sa.Column(q("pipeline", quote=True), name, nullable=False, key="pipeline"),
+            sa.Column(q("target", quote=True), name, nullable=False, key="target"),
+            sa.Column(q("run_id", quote=True), name, nullable=False, key="run_id"),
+            sa.Column(q("batch", quote=True), sa.Integer(), nullable=False, key="batch"),
+            sa.Column(q("rows", quote=True), sa.BigInteger(), nullable=False, key="rows"),
+            sa.Column(q("position", quote=True), text, nullable=False, key="position"),
+            sa.Column(q("finished", quote=True), sa.Boolean(), nullable=False, key="finished"),
             sa.Column(
-                "committed_at",
+                q("committed_at", quote=True),
                 sa.DateTime(timezone=True),
                 nullable=False,
                 server_default=sa.func.current_timestamp(),
@@ -740,16 +748,20 @@ class RelationalDestination:
         except DBAPIError as exc:
             raise self._classify(exc, f"creating the {CHECKPOINT_TABLE} table") from None
 
-    def _latest_checkpoint(self, pipeline: str) -> Checkpoint | None:
+    def latest_checkpoint_query(self, pipeline: str) -> Any:
+        """The SELECT of the latest checkpoint of (pipeline, target), as a Core statement."""
         import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
 
         t = self._checkpoint_table()
-        query = (
+        return (
             sa.select(t.c.run_id, t.c.batch, t.c.rows, t.c.position, t.c.finished)
             .where(t.c.pipeline == pipeline, t.c.target == self.target)
             .order_by(t.c.run_id.desc(), t.c.batch.desc(), t.c.finished.desc())
             .limit(1)
         )
+
+    def _latest_checkpoint(self, pipeline: str) -> Checkpoint | None:
+        query = self.latest_checkpoint_query(pipeline)
         row = self._run(query, action="reading the latest checkpoint").first()
         if row is None:
             return None
@@ -895,15 +907,18 @@ class LockRow:
 
     def _table(self) -> Any:
         import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
+        from sqlalchemy.sql.elements import quoted_name as q  # noqa: PLC0415
 
         return sa.Table(
-            LOCK_TABLE,
+            q(LOCK_TABLE, quote=True),
             sa.MetaData(),
-            sa.Column("target", sa.Unicode(400), primary_key=True),
-            sa.Column("run_id", sa.Unicode(400), nullable=False),
-            sa.Column("pid", sa.Integer(), nullable=False),
-            sa.Column("host", sa.Unicode(400), nullable=False),
-            sa.Column("acquired_at", sa.Unicode(64), nullable=False),
+            sa.Column(q("target", quote=True), sa.Unicode(400), primary_key=True, key="target"),
+            sa.Column(q("run_id", quote=True), sa.Unicode(400), nullable=False, key="run_id"),
+            sa.Column(q("pid", quote=True), sa.Integer(), nullable=False, key="pid"),
+            sa.Column(q("host", quote=True), sa.Unicode(400), nullable=False, key="host"),
+            sa.Column(
+                q("acquired_at", quote=True), sa.Unicode(64), nullable=False, key="acquired_at"
+            ),
         )
 
     def acquire(self, ctx: RunContext) -> None:
