@@ -311,7 +311,7 @@ def test_a_failed_run_keeps_committed_batches_and_resumes_after_them(
     first = Runner(
         source=BrokenSource(),
         steps=(),
-        destination=make(table="people", background=background),
+        destination=make(table="people", background=background, commit_min_rows=0),
         context=ctx,
     ).run()
 
@@ -341,9 +341,24 @@ def test_a_failed_run_keeps_committed_batches_and_resumes_after_them(
     assert query(ctx, "SELECT id FROM people ORDER BY id") == [(1,), (2,), (3,), (4,)]
 
 
+def test_commits_wait_for_commit_min_rows(ctx: RunContext) -> None:
+    dest = make(table="people", background=False, commit_min_rows=3)
+    dest.open(ctx)
+    dest.start(resume=False)
+    for number, ids in enumerate(([1], [2], [3], [4]), start=1):
+        dest.write(people(ids, ["x"]), batch_number=number)
+        dest.commit(
+            Checkpoint(pipeline="p", run_id=ctx.run_id, batch=number, rows=number, position={})
+        )
+    dest.rollback()
+    dest.close()
+    assert query(ctx, "SELECT id FROM people ORDER BY id") == [(1,), (2,), (3,)]
+    assert query(ctx, "SELECT batch FROM _tidegate_checkpoints") == [(3,)]
+
+
 def test_a_resumed_replace_keeps_the_staging_rows_of_the_interrupted_run(ctx: RunContext) -> None:
     load(make(table="people"), ctx, people([1], ["old"]))
-    dest = make(table="people", mode="replace", background=False)
+    dest = make(table="people", mode="replace", background=False, commit_min_rows=0)
     dest.open(ctx)
     dest.start(resume=False)
     dest.write(people([10], ["new"]), batch_number=1)
