@@ -28,6 +28,10 @@ BUILTINS: dict[str, dict[str, str]] = {
     "destinations": {
         "duckdb": "tidegate.destinations.duckdb:DuckdbDestination",
         "files": "tidegate.destinations.files:FilesDestination",
+        "postgres": "tidegate.destinations.postgres:PostgresDestination",
+        "sqlite": "tidegate.destinations.sqlite:SqliteDestination",
+        "mssql": "tidegate.destinations.mssql:MssqlDestination",
+        "sqlalchemy": "tidegate.destinations.sqlalchemy:SqlalchemyDestination",
     },
 }
 
