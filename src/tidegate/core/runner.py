@@ -1,6 +1,7 @@
 """The runner: drives source -> steps -> destination one batch at a time and emits events.
 
-It holds one batch in flight, so memory is bounded by the batch size, never by the input size.
+It holds a batch in flight and reads one ahead (``read_ahead``), so memory is bounded by the
+batch size, never by the input size.
 After each batch it hands the destination a ``Checkpoint`` (source rows consumed, position),
 which the destination commits in the same transaction as the rows. A run that finds an
 unfinished checkpoint refuses to start unless told to ``resume`` (skip exactly the rows already
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 import structlog
 
 from tidegate.core.protocols import REASON_COLUMN, Checkpoint, StepResult
+from tidegate.core.readahead import read_ahead
 from tidegate.errors import ConfigError, DataError, InternalError, TidegateError
 from tidegate.events import (
     BatchCommitted,
@@ -157,7 +159,7 @@ class Runner:
             consumed = begin.rows if begin else 0
             position = dict(begin.position) if begin else {}
             skip = consumed
-            for item in self.source.read(ctx):
+            for item in read_ahead(self.source.read(ctx)):
                 batch = item.batch
                 if skip:
                     if skip >= batch.num_rows:
