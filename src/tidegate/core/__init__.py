@@ -5,6 +5,7 @@ variables and knows no concrete source, step, destination or listener.
 """
 
 from tidegate.core.context import RunContext, new_run_id
+from tidegate.core.health import Check, HealthChecked, timed
 from tidegate.core.protocols import (
     Checkpoint,
     Destination,
@@ -18,8 +19,10 @@ from tidegate.core.registry import Registry
 from tidegate.core.runner import OnUnfinished, Runner, RunResult
 
 __all__ = [
+    "Check",
     "Checkpoint",
     "Destination",
+    "HealthChecked",
     "OnUnfinished",
     "Position",
     "Registry",
@@ -31,4 +34,5 @@ __all__ = [
     "Step",
     "StepResult",
     "new_run_id",
+    "timed",
 ]
