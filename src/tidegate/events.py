@@ -26,6 +26,7 @@ __all__ = [
     "Event",
     "EventBus",
     "Listener",
+    "PreflightChecked",
     "RowsRejected",
     "RunFinished",
     "RunResumed",
@@ -56,6 +57,17 @@ class RunStarted(Event):
     source: str
     destination: str
     steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreflightChecked(Event):
+    """A health check of a source or destination ran before any data moved."""
+
+    component: str
+    check: str
+    ok: bool
+    seconds: float
+    detail: str
 
 
 @dataclass(frozen=True, kw_only=True)

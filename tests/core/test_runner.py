@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from tidegate.core import OnUnfinished, RunContext, Runner, RunResult, StepResult
+from tidegate.core import Check, OnUnfinished, RunContext, Runner, RunResult, StepResult, timed
 from tidegate.core.protocols import REASON_COLUMN
-from tidegate.errors import DataError, ErrorKind, TransientError
+from tidegate.errors import DataError, DependencyError, ErrorKind, TransientError
 from tidegate.events import (
     BatchRead,
     BatchWritten,
     EventBus,
+    PreflightChecked,
     RowsRejected,
     RunFinished,
     RunStarted,
     StepFinished,
 )
 from tidegate.testing import FlakySource, MemoryDestination, MemorySource, RecordingListener
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def _batches(count: int, rows: int = 3) -> list[pa.RecordBatch]:
@@ -295,3 +300,33 @@ def test_flaky_source_fails_at_the_requested_batch(fail_after: int) -> None:
     assert result.error is not None
     assert result.error.kind == ErrorKind.TRANSIENT
     assert result.batches == fail_after
+
+
+class _Unhealthy(MemoryDestination):
+    """A destination whose connection check fails."""
+
+    def health(self, ctx: RunContext) -> Iterator[Check]:
+        yield timed("memory", "connect", lambda: "ok")
+        yield timed("memory", "can write", self._refuse)
+
+    @staticmethod
+    def _refuse() -> str:
+        raise DependencyError("permission denied for schema sales", hint="GRANT CREATE")
+
+
+def test_a_failed_preflight_check_stops_the_run_before_the_destination_opens() -> None:
+    listener = RecordingListener()
+    destination = _Unhealthy()
+    result = Runner(
+        source=MemorySource(_batches(1)),
+        steps=[],
+        destination=destination,
+        context=_context(listener),
+    ).run()
+
+    assert result.error is not None
+    assert result.error.kind == ErrorKind.DEPENDENCY
+    assert "pre-flight check 'can write' failed: permission denied" in str(result.error)
+    assert "open" not in destination.calls
+    checks = [(e.check, e.ok) for e in listener.of(PreflightChecked)]
+    assert checks == [("connect", True), ("can write", False)]

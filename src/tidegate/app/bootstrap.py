@@ -16,7 +16,16 @@ from pydantic import BaseModel, SecretStr
 
 from tidegate.app.logs import configure_logging
 from tidegate.app.plugins import default_registry
-from tidegate.core import OnUnfinished, Registry, RunContext, Runner, RunResult, new_run_id
+from tidegate.core import (
+    Check,
+    HealthChecked,
+    OnUnfinished,
+    Registry,
+    RunContext,
+    Runner,
+    RunResult,
+    new_run_id,
+)
 from tidegate.events import EventBus, Listener
 from tidegate.observability.logging import LoggingListener, SecretRedactor
 from tidegate.spec import PipelineSpec, load_pipeline
@@ -26,7 +35,7 @@ if TYPE_CHECKING:
 
     from tidegate.core import Destination, Source, Step
 
-__all__ = ["Pipeline", "build", "load", "run_pipeline", "secret_values"]
+__all__ = ["Pipeline", "build", "check_health", "load", "run_pipeline", "secret_values"]
 
 
 def load(
@@ -70,6 +79,21 @@ class Pipeline:
             run_id=context.run_id, pipeline=context.pipeline
         ):
             return runner.run()
+
+
+def check_health(pipeline: Pipeline) -> list[Check]:
+    """Every health check of the pipeline's source and destination, in order."""
+    context = RunContext(
+        run_id=new_run_id(),
+        pipeline=pipeline.spec.name,
+        bus=EventBus(),
+        base_dir=pipeline.spec.base_dir,
+    )
+    checks: list[Check] = []
+    for plugin in (pipeline.source, pipeline.destination):
+        if isinstance(plugin, HealthChecked):
+            checks.extend(plugin.health(context))
+    return checks
 
 
 def build(spec: PipelineSpec, *, registry: Registry | None = None) -> Pipeline:

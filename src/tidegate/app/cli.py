@@ -209,6 +209,52 @@ def _summarise(result: Any) -> None:
     out.print(table)
 
 
+@app.command(epilog="Exit codes: 0 healthy · 1 a check failed · 2 usage or configuration error.")
+def health(
+    pipeline: PipelineArg,
+    set_: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check the source's and destination's connections: connect, SELECT 1, can write, lock."""
+    from tidegate.app.bootstrap import build, check_health, load, secret_values  # noqa: PLC0415
+    from tidegate.observability.logging import SecretRedactor  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        spec = load(pipeline, overrides=set_ or ())
+        checks = check_health(build(spec))
+    except TidegateError as exc:
+        raise _fail(exc) from exc
+    redactor = SecretRedactor(secret_values(spec))
+    rows = [
+        {
+            "component": check.component,
+            "check": check.name,
+            "ok": check.ok,
+            "ms": round(check.seconds * 1000, 1),
+            "detail": redactor.redact(check.detail),
+        }
+        for check in checks
+    ]
+    healthy = all(check.ok for check in checks)
+    if as_json:
+        sys.stdout.write(json.dumps({"healthy": healthy, "checks": rows}) + "\n")
+    else:
+        table = Table("component", "check", "result", "ms", "detail")
+        for row in rows:
+            result = "[green]ok[/]" if row["ok"] else "[bold red]FAILED[/]"
+            table.add_row(
+                escape(str(row["component"])),
+                str(row["check"]),
+                result,
+                f"{row['ms']:.1f}",
+                escape(str(row["detail"])),
+            )
+        out.print(table)
+        out.print("healthy" if healthy else "[bold red]unhealthy[/]")
+    if not healthy:
+        raise typer.Exit(code=1)
+
+
 @app.command(epilog=EXIT_CODES)
 def schema(
     output: Annotated[

@@ -9,8 +9,10 @@ reports each step with its latency. ``tidegate health`` prints them; a run check
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from tidegate.errors import DependencyError, TidegateError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -29,6 +31,8 @@ class Check:
     ok: bool
     seconds: float
     detail: str = ""
+    error: TidegateError | None = field(default=None, repr=False, compare=False)
+    """Why a failed check failed, with its kind, so a run stops with the right exit code."""
 
 
 @runtime_checkable
@@ -42,20 +46,26 @@ class HealthChecked(Protocol):
 def timed(component: str, name: str, probe: Callable[[], str]) -> Check:
     """Run ``probe`` and turn its outcome into a ``Check``; its exception text is the detail.
 
-    ``probe`` returns a short, secret-free detail. Any exception fails the check; a
-    ``TidegateError``'s message (already free of secrets) becomes the detail.
+    ``probe`` returns a short, secret-free detail. Any exception fails the check: a
+    ``TidegateError`` (whose message is already free of secrets) is kept with its kind, any
+    other exception becomes a ``DependencyError``.
     """
     began = time.perf_counter()
     try:
         detail = probe()
     except Exception as exc:  # every failure is a failed check, reported as such
-        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        error = (
+            exc
+            if isinstance(exc, TidegateError)
+            else DependencyError(f"{type(exc).__name__}: {exc}", location=component)
+        )
         return Check(
             component=component,
             name=name,
             ok=False,
             seconds=time.perf_counter() - began,
-            detail=message,
+            detail=error.message,
+            error=error,
         )
     return Check(
         component=component, name=name, ok=True, seconds=time.perf_counter() - began, detail=detail

@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Literal
 
 import structlog
 
+from tidegate.core.health import HealthChecked
 from tidegate.core.protocols import REASON_COLUMN, Checkpoint, StepResult
 from tidegate.core.readahead import read_ahead
-from tidegate.errors import ConfigError, DataError, InternalError, TidegateError
+from tidegate.errors import ConfigError, DataError, DependencyError, InternalError, TidegateError
 from tidegate.events import (
     BatchCommitted,
     BatchRead,
     BatchWritten,
+    PreflightChecked,
     RowsRejected,
     RunFinished,
     RunResumed,
@@ -79,12 +81,14 @@ class Runner:
         destination: Destination,
         context: RunContext,
         on_unfinished: OnUnfinished = "refuse",
+        preflight: bool = True,
     ) -> None:
         self.source = source
         self.steps = tuple(steps)
         self.destination = destination
         self.ctx = context
         self.on_unfinished = on_unfinished
+        self.preflight = preflight
         self._counts: Counter[str] = Counter()
         self._resumed_from: str | None = None
 
@@ -142,6 +146,8 @@ class Runner:
                     steps=tuple(step.name for step in self.steps),
                 )
             )
+            if self.preflight:
+                self._preflight()
             begin = self._begin_after(destination.open(ctx))
             destination.start(resume=begin is not None)
             if begin is not None:
@@ -208,6 +214,30 @@ class Runner:
             raise
         finally:
             destination.close()
+
+    def _preflight(self) -> None:
+        """Run the source's and destination's health checks; the first failure stops the run."""
+        for plugin in (self.source, self.destination):
+            if not isinstance(plugin, HealthChecked):
+                continue
+            for check in plugin.health(self.ctx):
+                self.ctx.emit(
+                    PreflightChecked(
+                        run_id=self.ctx.run_id,
+                        pipeline=self.ctx.pipeline,
+                        component=check.component,
+                        check=check.name,
+                        ok=check.ok,
+                        seconds=check.seconds,
+                        detail=check.detail,
+                    )
+                )
+                if not check.ok:
+                    error = check.error or DependencyError(check.detail)
+                    error.message = f"pre-flight check {check.name!r} failed: {error.message}"
+                    error.location = error.location or check.component
+                    error.hint = error.hint or "run `tidegate health` for every check"
+                    raise error
 
     def _begin_after(self, last: Checkpoint | None) -> Checkpoint | None:
         """The checkpoint to continue after, or None to start from the source's first row."""

@@ -32,6 +32,7 @@ Every schema, table and column name is quoted by ``quote_ident``; none is pasted
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import threading
@@ -42,15 +43,18 @@ import pyarrow.compute as pc
 import structlog
 from pydantic import ConfigDict, Field, model_validator
 
+from tidegate.core.health import timed
 from tidegate.core.protocols import Checkpoint
 from tidegate.destinations._sql import duckdb_error, quote_ident, quote_idents, quote_qualified
 from tidegate.errors import ConfigError, DataError
 from tidegate.spec.settings import PluginSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from tidegate.core.context import RunContext
+    from tidegate.core.health import Check
 
 __all__ = ["DuckdbDestination", "DuckdbSettings"]
 
@@ -179,6 +183,47 @@ class DuckdbDestination:
         """``duckdb:<path>/<schema>.<table>``."""
         s = self.settings
         return f"duckdb:{s.path}/{s.db_schema}.{s.table}"
+
+    def health(self, ctx: RunContext) -> Iterator[Check]:
+        """Open the file (refused while another process writes it), SELECT 1, try a write."""
+        import duckdb  # noqa: PLC0415 - heavy driver imported on first use (DESIGN §2)
+
+        path = ctx.resolve(self.settings.path)
+        component = self.describe()
+        if not path.exists():
+            yield timed(component, "can create", lambda: _creatable(path))
+            return
+        con: Any = None
+
+        def connect() -> str:
+            nonlocal con
+            try:
+                con = duckdb.connect(str(path))
+            except duckdb.Error as exc:
+                raise duckdb_error(
+                    exc, action="opening the DuckDB file", location=str(path)
+                ) from exc
+            return f"DuckDB {duckdb.__version__}"
+
+        opened = timed(component, "connect", connect)
+        yield opened
+        if not opened.ok:
+            return
+        try:
+            yield timed(component, "select 1", lambda: str(con.execute("SELECT 1").fetchone()[0]))
+
+            def write() -> str:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute("CREATE TABLE _tidegate_probe (ok BOOLEAN)")
+                    con.execute("INSERT INTO _tidegate_probe VALUES (true)")
+                finally:
+                    con.execute("ROLLBACK")
+                return "probe table created, written and rolled back"
+
+            yield timed(component, "can write", write)
+        finally:
+            con.close()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -634,6 +679,16 @@ class DuckdbDestination:
             f"{matched}WHEN NOT MATCHED THEN INSERT ({quote_idents(names)}) VALUES ({values})",
             action=f"merging batch {batch_number}",
         )
+
+
+def _creatable(path: Path) -> str:
+    """Whether a missing database file could be created: its nearest existing folder is writable."""
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"cannot create {path}: {folder} is not writable")
+    return f"{path.name} does not exist yet; {folder} is writable"
 
 
 def _execute_over(con: Any, sql: str, _tidegate_arrow_batch_: pa.RecordBatch | None) -> Any:

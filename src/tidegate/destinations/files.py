@@ -19,13 +19,16 @@ import pyarrow as pa
 import structlog
 from pydantic import Field
 
+from tidegate.core.health import timed
 from tidegate.errors import ConfigError, DataError, DependencyError
 from tidegate.spec.settings import PluginSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from tidegate.core.context import RunContext
+    from tidegate.core.health import Check
     from tidegate.core.protocols import Checkpoint
 
 __all__ = ["FilesDestination", "FilesOptions", "FilesSettings"]
@@ -95,6 +98,22 @@ class FilesDestination:
     def describe(self) -> str:
         """``files:<path>``."""
         return f"files:{self.settings.path}"
+
+    def health(self, ctx: RunContext) -> Iterator[Check]:
+        """Check that the output folder exists or can be created, and is writable."""
+
+        def probe() -> str:
+            target = ctx.resolve(self.settings.path)
+            folder = target.parent
+            while not folder.exists():
+                folder = folder.parent
+            if not os.access(folder, os.W_OK):
+                raise ConfigError(f"{folder} is not writable", location=str(target))
+            if self.settings.if_exists == "fail" and target.exists():
+                raise ConfigError("the output file already exists", location=str(target))
+            return f"{folder} is writable"
+
+        yield timed(self.describe(), "can write", probe)
 
     def open(self, ctx: RunContext) -> Checkpoint | None:
         """Check the target and pick the temp file next to it; the file is made on first write.

@@ -18,6 +18,7 @@ from tidegate.events import (
     BatchRead,
     BatchWritten,
     Event,
+    PreflightChecked,
     RowsRejected,
     RunFinished,
     RunResumed,
@@ -75,6 +76,16 @@ class LoggingListener:
                 _log.debug("batch_written", batch=event.batch, rows=event.rows, **ids)
             case BatchCommitted():
                 _log.debug("batch_committed", batch=event.batch, rows=event.rows, **ids)
+            case PreflightChecked():
+                (_log.debug if event.ok else _log.error)(
+                    "preflight_checked",
+                    component=event.component,
+                    check=event.check,
+                    ok=event.ok,
+                    ms=round(event.seconds * 1000, 1),
+                    detail=event.detail,
+                    **ids,
+                )
             case RunResumed():
                 _log.info(
                     "run_resumed",
@@ -124,6 +135,11 @@ class SecretRedactor:
         for key, value in event_dict.items():
             event_dict[key] = self._clean(value)
         return event_dict
+
+    def redact(self, text: str) -> str:
+        """``text`` with every registered secret masked."""
+        cleaned: str = self._clean(text)
+        return cleaned
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, SecretStr):

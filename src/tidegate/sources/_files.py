@@ -12,12 +12,20 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from tidegate.core.health import Check, timed
 from tidegate.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from tidegate.core.context import RunContext
 
-__all__ = ["RecordLines", "existing_file", "expand_paths", "foreign_format", "head_bytes"]
+__all__ = [
+    "RecordLines",
+    "existing_file",
+    "expand_paths",
+    "foreign_format",
+    "head_bytes",
+    "readable_check",
+]
 
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"PAR1", "a Parquet file", "use `type: parquet` for this file"),
@@ -49,6 +57,19 @@ def existing_file(ctx: RunContext, path: str) -> Path:
             hint="point `path` at one file",
         )
     return resolved
+
+
+def readable_check(ctx: RunContext, path: str, component: str) -> Check:
+    """The health check of a file source: every file exists and its first bytes can be read."""
+
+    def probe() -> str:
+        files = expand_paths(ctx, path)
+        for file in files:
+            head_bytes(file, size=1)
+        size = sum(file.stat().st_size for file in files)
+        return f"{len(files)} file{'s' if len(files) != 1 else ''}, {size / 1e6:,.1f} MB"
+
+    return timed(component, "readable", probe)
 
 
 def expand_paths(ctx: RunContext, path: str) -> list[Path]:

@@ -37,7 +37,13 @@ from pydantic import Field, field_validator, model_validator
 
 from tidegate.core.protocols import REASON_COLUMN, SourceBatch
 from tidegate.errors import ConfigError, DataError
-from tidegate.sources._files import RecordLines, existing_file, head_bytes, not_text_error
+from tidegate.sources._files import (
+    RecordLines,
+    existing_file,
+    head_bytes,
+    not_text_error,
+    readable_check,
+)
 from tidegate.sources._types import parse_types
 from tidegate.spec.settings import PluginSettings
 from tidegate.spec.types import TYPE_NAMES, ColumnTypes
@@ -47,6 +53,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tidegate.core.context import RunContext
+    from tidegate.core.health import Check
 
 __all__ = ["CsvSettings", "CsvSource"]
 
@@ -204,6 +211,10 @@ class CsvSource:
         if self.settings.newlines_in_values or not self._ascii_compatible:
             return "record"
         return "line"
+
+    def health(self, ctx: RunContext) -> Iterator[Check]:
+        """Check that the input file(s) exist and can be read."""
+        yield readable_check(ctx, self.settings.path, self.describe())
 
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
         path = existing_file(ctx, self.settings.path)

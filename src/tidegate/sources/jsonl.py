@@ -21,7 +21,7 @@ from pydantic import Field
 
 from tidegate.core.protocols import SourceBatch
 from tidegate.errors import ConfigError, DataError
-from tidegate.sources._files import existing_file, head_bytes, not_text_error
+from tidegate.sources._files import existing_file, head_bytes, not_text_error, readable_check
 from tidegate.sources._types import conform, parse_types
 from tidegate.spec.settings import PluginSettings
 from tidegate.spec.types import TYPE_NAMES, ColumnTypes
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tidegate.core.context import RunContext
+    from tidegate.core.health import Check
 
 __all__ = ["JsonlSettings", "JsonlSource"]
 
@@ -79,6 +80,10 @@ class JsonlSource:
 
     def describe(self) -> str:
         return f"jsonl:{self.settings.path}"
+
+    def health(self, ctx: RunContext) -> Iterator[Check]:
+        """Check that the input file(s) exist and can be read."""
+        yield readable_check(ctx, self.settings.path, self.describe())
 
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
         path = existing_file(ctx, self.settings.path)

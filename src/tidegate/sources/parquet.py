@@ -16,7 +16,7 @@ from pydantic import Field
 
 from tidegate.core.protocols import SourceBatch
 from tidegate.errors import ConfigError, DataError
-from tidegate.sources._files import expand_paths, head_bytes
+from tidegate.sources._files import expand_paths, head_bytes, readable_check
 from tidegate.spec.settings import PluginSettings
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tidegate.core.context import RunContext
+    from tidegate.core.health import Check
 
 __all__ = ["ParquetSettings", "ParquetSource"]
 
@@ -62,6 +63,10 @@ class ParquetSource:
                     hint="point `path` at a Parquet file, a folder holding some, or a glob",
                 )
         return files
+
+    def health(self, ctx: RunContext) -> Iterator[Check]:
+        """Check that the input file(s) exist and can be read."""
+        yield readable_check(ctx, self.settings.path, self.describe())
 
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
         rows = 0
