@@ -13,6 +13,12 @@ crash the checkpoint table says exactly which source rows are in the table (DESI
     finish    replace mode swaps staging into the target, then the final checkpoint and COMMIT
     rollback  discard the open transaction; close releases the lock and the connection
 
+``health`` is the pre-flight check, on a connection of its own: connect (timeout, server
+version), ``SELECT 1``, "can write" (a probe table ``_tidegate_probe_<random>`` created and
+written, or the INSERT privilege on an existing target, in a transaction that is rolled back),
+and "lock free" (no other run holds the target's lock). It leaves nothing behind: no table, no
+lock, no open connection.
+
 Table and column types come from the Arrow schema through SQLAlchemy types compiled by the
 target's dialect (``arrow_to_sqlalchemy``), and every identifier is quoted by the dialect's own
 preparer, so hostile names (quotes, semicolons, keywords, non-ASCII) reach SQL as names only.
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -35,6 +42,7 @@ import pyarrow.compute as pc
 import structlog
 from pydantic import ConfigDict, Field, model_validator
 
+from tidegate.core.health import Check, timed
 from tidegate.core.protocols import Checkpoint
 from tidegate.errors import (
     ConfigError,
@@ -46,6 +54,8 @@ from tidegate.errors import (
 from tidegate.spec.settings import PluginSettings, Secret
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from sqlalchemy.engine import URL, Connection, Dialect, Engine
     from sqlalchemy.types import TypeEngine
 
@@ -54,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECKPOINT_TABLE",
     "LOCK_TABLE",
+    "PROBE_PREFIX",
     "LockRow",
     "RelationalDestination",
     "RelationalSettings",
@@ -66,7 +77,16 @@ log = structlog.get_logger(__name__)
 CHECKPOINT_TABLE = "_tidegate_checkpoints"
 LOCK_TABLE = "_tidegate_locks"
 STAGING_PREFIX = "_tidegate_staging_"
+PROBE_PREFIX = "_tidegate_probe_"
 _ORDINAL = "__tidegate_ordinal"
+_PRODUCTS = {
+    "postgresql": "PostgreSQL",
+    "sqlite": "SQLite",
+    "mssql": "SQL Server",
+    "mysql": "MySQL",
+    "mariadb": "MariaDB",
+    "oracle": "Oracle",
+}
 
 
 class RelationalSettings(PluginSettings):
@@ -274,6 +294,7 @@ class RelationalDestination:
         self._checked: pa.Schema | None = None
         self._since_commit = 0
         self._rows = 0
+        self._purpose: Literal["run", "health"] = "run"
 
     # -- url and descriptions ---------------------------------------------------------------
 
@@ -525,7 +546,10 @@ class RelationalDestination:
 
         try:
             engine = create_engine(
-                self._engine_url(ctx), poolclass=NullPool, **self._engine_options(ctx)
+                self._engine_url(ctx),
+                poolclass=NullPool,
+                pool_pre_ping=True,  # a no-op on NullPool's fresh connections; kept if pooled
+                **self._engine_options(ctx),
             )
         except (NoSuchModuleError, ImportError) as exc:
             raise ConfigError(
@@ -634,6 +658,160 @@ class RelationalDestination:
         return ConfigError(
             message, location=where, hint="check the table, schema, column names and types"
         )
+
+    # -- health -----------------------------------------------------------------------------
+
+    def health(self, ctx: RunContext) -> Iterator[Check]:
+        """Pre-flight checks: connect, select 1, can write, lock free, each timed.
+
+        They run on a connection of their own (never during a run): every write is rolled
+        back, a lock taken to test it is released, and the connection is closed at the end,
+        even when the caller stops iterating early. Nothing runs after a failed connect.
+        """
+        component = self.describe()
+        if self._conn is not None:
+            yield Check(
+                component=component,
+                name="connect",
+                ok=False,
+                seconds=0.0,
+                detail="the destination is open for a run; check its health before open()",
+            )
+            return
+        self._purpose = "health"
+        try:
+            connected = timed(component, "connect", lambda: self._probe_connect(ctx))
+            yield connected
+            if not connected.ok:
+                return
+            yield timed(component, "select 1", self._rolled_back(self._probe_select))
+            yield timed(component, "can write", self._rolled_back(self._probe_write))
+            yield timed(component, "lock free", self._rolled_back(self._probe_lock))
+        finally:
+            self._purpose = "run"
+            self._disconnect()
+
+    def _probe_connect(self, ctx: RunContext) -> str:
+        self._connect(ctx)
+        return self._server_version()
+
+    def _server_version(self) -> str:
+        """``PostgreSQL 15.19``: the product and version the dialect read when connecting."""
+        info = getattr(self.dialect, "server_version_info", None)
+        version = ".".join(str(part) for part in info) if info else "(version unknown)"
+        return f"{_PRODUCTS.get(self.dialect.name, self.dialect.name)} {version}"
+
+    def _rolled_back(self, probe: Callable[[], str]) -> Callable[[], str]:
+        """``probe``, followed by a ROLLBACK whatever it did (and however it ended)."""
+
+        def run() -> str:
+            from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - heavy, first use
+
+            try:
+                return probe()
+            except SQLAlchemyError as exc:  # untranslated: scrub it like every other error
+                raise self._classify(exc, "the check") from None
+            finally:
+                try:
+                    self.conn.rollback()
+                except SQLAlchemyError as exc:  # connection gone: nothing is left open
+                    log.warning("health_rollback_failed", error=self._scrub(_first_line(exc)))
+
+        return run
+
+    def _probe_select(self) -> str:
+        import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
+
+        # compiled by the dialect, so databases that need FROM DUAL get it
+        value = self._run(sa.select(sa.literal_column("1")), action="SELECT 1").scalar()
+        if value != 1:
+            raise DependencyError(
+                f"SELECT 1 returned {value!r}",
+                location=self._location(),
+                hint="check the database server",
+            )
+        return "ok"
+
+    def _probe_write(self) -> str:
+        """Existing target (append/merge): the INSERT right on it; else create a probe table.
+
+        Replace mode always creates (its staging table), so it is checked by creating.
+        """
+        if self.settings.mode != "replace" and self._has_table(self.table, self.schema):
+            return self._probe_insert()
+        return self._probe_create()
+
+    def _probe_insert(self) -> str:
+        """May we INSERT into the existing target? Default: a zero-row INSERT, rolled back."""
+        target = self.qualified(self.table)
+        self._execute(
+            f"INSERT INTO {target} SELECT * FROM {target} WHERE 1 = 0",
+            action=f"checking INSERT on table {self.target}",
+        )
+        return f"table {self.target} exists; INSERT allowed (zero-row insert, rolled back)"
+
+    def _probe_create(self) -> str:
+        """Create and write ``_tidegate_probe_<random>`` in the target schema, then roll back."""
+        probe = PROBE_PREFIX + secrets.token_hex(4)
+        name, column = self.qualified(probe), self.quote("probe")
+        where = f"schema {self.schema}" if self.schema else "the default schema"
+        try:
+            self._execute(
+                f"CREATE TABLE {name} ({column} INTEGER)",
+                action=f"creating a probe table in {where}",
+            )
+            self._execute(
+                f"INSERT INTO {name} ({column}) VALUES (1)", action="writing to a probe table"
+            )
+        finally:
+            self._drop_leftover(probe)
+        return f"created and wrote probe table {probe} in {where} (rolled back)"
+
+    def _drop_leftover(self, probe: str) -> None:
+        """Roll back, then drop the probe table if it survived (DDL that commits: MySQL)."""
+        from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - heavy, first use
+
+        try:
+            self.conn.rollback()
+            if self._has_table(probe, self.schema):
+                self._execute(self.drop_sql(probe), action="dropping the probe table")
+                self._commit_now("dropping the probe table")
+                log.warning("health_probe_table_dropped", table=probe)
+            self.conn.rollback()
+        except (SQLAlchemyError, TidegateError) as exc:  # the probe's own error matters more
+            log.warning(
+                "health_probe_cleanup_failed", table=probe, error=self._scrub(_first_line(exc))
+            )
+
+    def _probe_lock(self) -> str:
+        """Is the target's lock free? Default: no live ``_tidegate_locks`` row for it."""
+        return LockRow(self).check()
+
+    def _has_table(self, table: str, schema: str | None) -> bool:
+        from sqlalchemy import inspect  # noqa: PLC0415 - heavy, imported on first use
+        from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
+
+        try:
+            return bool(inspect(self.conn).has_table(table, schema=schema))
+        except DBAPIError as exc:
+            raise self._classify(exc, f"looking up table {table}") from None
+
+    def _disconnect(self) -> None:
+        """Roll back, close the connection and dispose of the engine; never raises."""
+        from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - heavy, first use
+
+        try:
+            if self._conn is not None:
+                try:
+                    self._conn.rollback()
+                    self._conn.close()
+                except SQLAlchemyError as exc:
+                    log.warning("destination_close_failed", error=self._scrub(_first_line(exc)))
+        finally:
+            self._conn = None
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
 
     # -- tables -----------------------------------------------------------------------------
 
@@ -969,6 +1147,26 @@ class LockRow:
                 raise
             raise self._held(held) from None
         self.run_id = ctx.run_id
+
+    def check(self) -> str:
+        """Whether a run could take the lock now, without taking it; fails naming a live holder."""
+        import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
+
+        owner = self.owner
+        if not owner._has_table(LOCK_TABLE, None):
+            return f"free (no {LOCK_TABLE} table yet)"
+        t = self._table()
+        held = owner._run(
+            sa.select(t).where(t.c.target == owner.target), action="reading the lock"
+        ).first()
+        if held is None:
+            return "free"
+        if held.host == socket.gethostname() and not _alive(int(held.pid)):
+            return (
+                f"free: the lock of run {held.run_id} is stale (pid {held.pid} is gone) and "
+                "the next run takes it over"
+            )
+        raise self._held(held)
 
     def _held(self, held: Any) -> DependencyError:
         owner = self.owner

@@ -18,6 +18,10 @@ Modes: ``append``; ``replace`` through ``_tidegate_staging_<table>``, swapped in
 
 Lock: ``sp_getapplock`` with ``@LockOwner = 'Session'`` on ``tidegate:<schema.table>``, held by
 the run's connection, released at close.
+
+Health (``health``, see ``_relational``): an existing target is checked with
+``HAS_PERMS_BY_NAME(..., 'OBJECT', 'INSERT')``; "lock free" takes the app lock and releases it
+at once. Untested live, like the rest of the live path.
 """
 
 from __future__ import annotations
@@ -150,7 +154,10 @@ class MssqlDestination(RelationalDestination):
             self._commit_now("taking the app lock")
             return
         self.conn.rollback()
-        raise DependencyError(
+        raise self._lock_held()
+
+    def _lock_held(self) -> DependencyError:
+        return DependencyError(
             f"table {self.target} is being loaded by another session (app lock "
             f"'tidegate:{self.target}' is held)",
             location=self._location(),
@@ -165,6 +172,34 @@ class MssqlDestination(RelationalDestination):
         self.conn.rollback()
         self._execute(self.unlock_sql(), action="releasing the app lock")
         self._commit_now("releasing the app lock")
+
+    # -- health -----------------------------------------------------------------------------
+
+    def insert_permission_sql(self) -> str:
+        """1 when the session's user may INSERT into the target, else 0."""
+        return (
+            f"SELECT HAS_PERMS_BY_NAME({self._literal(self.qualified(self.table))}, "
+            "N'OBJECT', N'INSERT')"
+        )
+
+    def _probe_insert(self) -> str:
+        allowed = self._execute(
+            self.insert_permission_sql(), action=f"checking INSERT on table {self.target}"
+        ).scalar()
+        if not allowed:
+            raise ConfigError(
+                f"the user has no INSERT permission on table {self.target}",
+                location=self._location(),
+                hint=f"GRANT INSERT ON {self.qualified(self.table)} TO <the url's user>",
+            )
+        return f"table {self.target} exists; INSERT allowed"
+
+    def _probe_lock(self) -> str:
+        result = self._execute(self.lock_sql(), action="testing the app lock").scalar()
+        if result is None or int(result) < 0:
+            raise self._lock_held()
+        self._execute(self.unlock_sql(), action="releasing the app lock")
+        return "free (app lock taken and released)"
 
     # -- loading ----------------------------------------------------------------------------
 

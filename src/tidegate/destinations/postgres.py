@@ -20,6 +20,11 @@ Lock: a session-level ``pg_try_advisory_lock`` on a hash of ``tidegate:<schema.t
 by the run's connection (it survives the run's commits and dies with the connection). The
 connection's ``application_name`` is ``tidegate:<pipeline>:<run_id>`` so a refused second run
 can name the holder from ``pg_stat_activity``.
+
+Health (``health``, see ``_relational``): an existing target is checked with
+``has_table_privilege(..., 'INSERT')``; "lock free" takes ``pg_try_advisory_lock`` and releases
+it at once, or names the holder. The health connection's ``application_name`` is
+``tidegate-health:<pipeline>``.
 """
 
 from __future__ import annotations
@@ -90,7 +95,11 @@ class PostgresDestination(RelationalDestination):
         return self.url.set(drivername="postgresql+psycopg")
 
     def _engine_options(self, ctx: RunContext) -> dict[str, Any]:
-        name = f"tidegate:{ctx.pipeline}:{ctx.run_id}"
+        name = (
+            f"tidegate-health:{ctx.pipeline}"
+            if self._purpose == "health"
+            else f"tidegate:{ctx.pipeline}:{ctx.run_id}"
+        )
         return {
             "connect_args": {
                 "connect_timeout": max(1, math.ceil(self.settings.connect_timeout)),
@@ -110,6 +119,12 @@ class PostgresDestination(RelationalDestination):
             self._locked = True
             self._commit_now("taking the advisory lock")
             return
+        who = self._lock_holder()
+        self.conn.rollback()
+        raise self._lock_held(who)
+
+    def _lock_holder(self) -> str:
+        """Who holds the target's advisory lock: application name, pid, user, client, since."""
         holder = self._execute(
             "SELECT a.pid, a.application_name, a.usename, a.client_addr::text, "
             "a.backend_start::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
@@ -118,15 +133,16 @@ class PostgresDestination(RelationalDestination):
             action="looking up the lock's holder",
             params=((self._lock_key >> 32) & 0xFFFFFFFF, self._lock_key & 0xFFFFFFFF),
         ).first()
-        self.conn.rollback()
-        who = (
+        if holder is None:  # released between the two statements, or not visible to us
+            return "another session"
+        return (
             f"{holder.application_name or '(no application_name)'} (pid {holder.pid}, user "
             f"{holder.usename}, client {holder.client_addr or 'local socket'}, connected since "
             f"{holder.backend_start})"
-            if holder is not None
-            else "another session"
         )
-        raise DependencyError(
+
+    def _lock_held(self, who: str) -> DependencyError:
+        return DependencyError(
             f"table {self.target} is being loaded by {who}",
             location=self._location(),
             hint="wait for that run to finish, or stop it (SELECT pg_terminate_backend(pid)) "
@@ -142,6 +158,45 @@ class PostgresDestination(RelationalDestination):
             "SELECT pg_advisory_unlock(%s)", action="releasing the lock", params=(self._lock_key,)
         )
         self._commit_now("releasing the lock")
+
+    # -- health -----------------------------------------------------------------------------
+
+    def _probe_insert(self) -> str:
+        row = self._execute(
+            "SELECT current_user, has_schema_privilege(%s, 'USAGE'), "
+            "has_table_privilege(%s, 'INSERT')",
+            action=f"checking the privileges on table {self.target}",
+            params=(self.schema, self.qualified(self.table)),
+        ).first()
+        user, usage, insert = row
+        if not usage:
+            raise ConfigError(
+                f"user {user} has no USAGE privilege on schema {self.schema}",
+                location=self._location(),
+                hint=f"GRANT USAGE ON SCHEMA {self.quote(str(self.schema))} TO {self.quote(user)}",
+            )
+        if not insert:
+            raise ConfigError(
+                f"user {user} has no INSERT privilege on table {self.target}",
+                location=self._location(),
+                hint=f"GRANT INSERT ON {self.qualified(self.table)} TO {self.quote(user)}",
+            )
+        return f"table {self.target} exists; user {user} may INSERT into it"
+
+    def _probe_lock(self) -> str:
+        got = self._execute(
+            "SELECT pg_try_advisory_lock(%s)",
+            action="testing the advisory lock",
+            params=(self._lock_key,),
+        ).scalar()
+        if not got:
+            raise self._lock_held(self._lock_holder())
+        self._execute(
+            "SELECT pg_advisory_unlock(%s)",
+            action="releasing the advisory lock",
+            params=(self._lock_key,),
+        )
+        return "free (advisory lock taken and released)"
 
     # -- loading ----------------------------------------------------------------------------
 

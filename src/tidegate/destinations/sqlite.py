@@ -14,10 +14,15 @@ Modes: ``append``; ``replace`` through ``_tidegate_staging_<table>`` swapped in 
 
 Lock: a ``_tidegate_locks`` row (target, run id, pid, host, time) committed on its own and
 deleted at close; a row left by a dead process on this host is taken over.
+
+Health (``health``, see ``_relational``): connecting to a file that does not exist yet creates
+it (and its folders); the check removes what it created, so a health check leaves no empty
+database behind. "Lock free" reads the lock row without writing one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
@@ -28,9 +33,13 @@ from tidegate.destinations._relational import RelationalDestination, RelationalS
 from tidegate.errors import ConfigError, TidegateError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from sqlalchemy.engine import URL, Dialect, Engine
 
     from tidegate.core.context import RunContext
+    from tidegate.core.health import Check
     from tidegate.spec.settings import PluginSettings
 
 __all__ = ["SqliteDestination", "SqliteSettings"]
@@ -81,6 +90,28 @@ class SqliteDestination(RelationalDestination):
                 hint="check the url's path and the folder's permissions",
             ) from exc
         return self.url.set(drivername="sqlite+pysqlite", database=str(path))
+
+    def _file(self, ctx: RunContext) -> Path | None:
+        database = self.url.database
+        if database in (None, "", ":memory:"):
+            return None
+        return ctx.resolve(str(database))
+
+    def health(self, ctx: RunContext) -> Iterator[Check]:
+        """The shared checks; a database file (and folders) created by them is removed after."""
+        path = self._file(ctx)
+        created: list[Path] = []
+        if path is not None and not path.exists():
+            created = [path, *(f for f in path.parents if not f.exists())]
+        try:
+            for check in super().health(ctx):
+                if check.name == "connect" and check.ok and created:
+                    note = f"{path} does not exist yet (a run creates it)"
+                    yield dataclasses.replace(check, detail=f"{check.detail}; {note}")
+                else:
+                    yield check
+        finally:
+            _remove_created(created)
 
     def _engine_options(self, ctx: RunContext) -> dict[str, Any]:
         return {"connect_args": {"timeout": self.settings.connect_timeout}}
@@ -150,3 +181,21 @@ class SqliteDestination(RelationalDestination):
                 hint=f"create one: CREATE UNIQUE INDEX ... ON {self.qualified(self.table)} "
                 f"({', '.join(self.quote(k) for k in keys)})",
             ) from exc
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove a database file the health check created, its journals, then its empty folders."""
+    if not created:
+        return
+    database, *folders = created
+    try:
+        if database.stat().st_size > 0:  # a run has written to it meanwhile: it is theirs
+            return
+        database.unlink()
+    except FileNotFoundError:
+        pass
+    for folder in folders:  # deepest first, as Path.parents lists them
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: someone else wrote there meanwhile, leave it
+            break
