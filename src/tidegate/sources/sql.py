@@ -10,6 +10,10 @@ to connect (server down, bad credentials) is a ``DependencyError``; a query the 
 refuses (syntax, unknown table or column) is a ``ConfigError`` carrying the database's
 message; bad values are ``DataError``; lock timeouts and serialization failures are
 ``TransientError``.
+
+``health`` connects (with ``connect_timeout``, reporting the server version), runs ``SELECT 1``
+and, on PostgreSQL and SQLite, ``EXPLAIN``s the query: it must parse and its tables and columns
+exist, without running it. Engines ping pooled connections before use (``pool_pre_ping``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 from pydantic import Field
 
+from tidegate.core.health import Check, timed
 from tidegate.core.protocols import SourceBatch
 from tidegate.errors import (
     ConfigError,
@@ -34,13 +39,35 @@ from tidegate.spec.types import TYPE_NAMES, ColumnTypes
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from sqlalchemy.engine import URL
+    from sqlalchemy.engine import URL, Connection, Dialect, Engine
 
     from tidegate.core.context import RunContext
 
 __all__ = ["SqlSettings", "SqlSource"]
 
 _TRANSIENT_SQLSTATES = ("40", "53", "55P03", "57014", "57P")
+_PRODUCTS = {
+    "postgresql": "PostgreSQL",
+    "sqlite": "SQLite",
+    "mssql": "SQL Server",
+    "mysql": "MySQL",
+    "mariadb": "MariaDB",
+    "oracle": "Oracle",
+}
+# backend -> the prefix that plans a query without running it
+_EXPLAIN = {"postgresql": "EXPLAIN ", "sqlite": "EXPLAIN QUERY PLAN "}
+# (backend, driver) -> the DBAPI connect() argument holding the connect timeout in seconds
+_TIMEOUT_ARGS: dict[tuple[str, str], str] = {
+    ("postgresql", "psycopg"): "connect_timeout",
+    ("postgresql", "psycopg2"): "connect_timeout",
+    ("postgresql", "pg8000"): "timeout",
+    ("mysql", "mysqldb"): "connect_timeout",
+    ("mysql", "pymysql"): "connect_timeout",
+    ("mariadb", "mysqldb"): "connect_timeout",
+    ("mariadb", "pymysql"): "connect_timeout",
+    ("mssql", "pyodbc"): "timeout",
+    ("sqlite", "pysqlite"): "timeout",
+}
 
 
 class SqlSettings(PluginSettings):
@@ -59,6 +86,9 @@ class SqlSettings(PluginSettings):
         description=f"Explicit column types, name -> type ({TYPE_NAMES}); others are inferred",
     )
     batch_size: int = Field(65_536, ge=1, description="Rows fetched and yielded per batch")
+    connect_timeout: float = Field(
+        10, gt=0, description="Seconds to wait for the database connection"
+    )
 
 
 class SqlSource:
@@ -100,8 +130,29 @@ class SqlSource:
         return text.replace(self.settings.url.get_secret_value(), self._safe_url())
 
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
-        from sqlalchemy import create_engine, text  # noqa: PLC0415 - heavy, imported on first use
-        from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError  # noqa: PLC0415 - heavy, imported on first use
+        from sqlalchemy import text  # noqa: PLC0415 - heavy, imported on first use
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError  # noqa: PLC0415 - heavy, imported on first use
+
+        engine, safe = self._engine(ctx)
+        try:
+            with self._connect(engine, safe) as connection:
+                try:
+                    yield from self._stream(connection, text(self.settings.query), safe)
+                except DBAPIError as exc:
+                    raise self._classify(exc, safe) from exc
+                except SQLAlchemyError as exc:
+                    raise ConfigError(
+                        f"query failed on {safe}: {self._scrub(str(exc).splitlines()[0])}",
+                        location="source.query",
+                        hint="check the query and its params",
+                    ) from exc
+        finally:
+            engine.dispose()
+
+    def _engine(self, ctx: RunContext) -> tuple[Engine, str]:
+        """The engine (connect timeout, pre-ping) and the password-free URL it connects to."""
+        from sqlalchemy import create_engine  # noqa: PLC0415 - heavy, imported on first use
+        from sqlalchemy.exc import NoSuchModuleError  # noqa: PLC0415 - heavy, imported on first use
 
         url = self._url()
         safe = url.render_as_string(hide_password=True)
@@ -116,36 +167,113 @@ class SqlSource:
                 )
             url = url.set(database=str(database))
         try:
-            engine = create_engine(url)
+            engine = create_engine(url, pool_pre_ping=True, **self._engine_options(url))
         except (NoSuchModuleError, ImportError) as exc:
             raise ConfigError(
                 f"no SQLAlchemy driver for {url.drivername!r}",
                 location="source.url",
                 hint="install the driver package (e.g. psycopg[binary] for postgresql+psycopg)",
             ) from exc
+        return engine, safe
+
+    def _engine_options(self, url: URL) -> dict[str, Any]:
+        from sqlalchemy.exc import NoSuchModuleError  # noqa: PLC0415 - heavy, imported on first use
+
         try:
-            try:
-                connection = engine.connect()
-            except DBAPIError as exc:
-                raise DependencyError(
-                    f"cannot connect to {safe}: {self._scrub(_first_line(exc.orig))}",
-                    location="source.url",
-                    hint="check that the server is up and reachable and that the user, "
-                    "password and database in the url are right",
-                ) from exc
-            with connection:
-                try:
-                    yield from self._stream(connection, text(self.settings.query), safe)
-                except DBAPIError as exc:
-                    raise self._classify(exc, safe) from exc
-                except SQLAlchemyError as exc:
-                    raise ConfigError(
-                        f"query failed on {safe}: {self._scrub(str(exc).splitlines()[0])}",
-                        location="source.query",
-                        hint="check the query and its params",
-                    ) from exc
+            driver = url.get_dialect().driver
+        except (NoSuchModuleError, ImportError):
+            return {}  # create_engine reports the missing driver
+        arg = _TIMEOUT_ARGS.get((url.get_backend_name(), driver))
+        if arg is None:
+            return {}
+        seconds = self.settings.connect_timeout
+        return {"connect_args": {arg: seconds if arg == "timeout" else max(1, int(seconds))}}
+
+    def _connect(self, engine: Engine, safe: str) -> Connection:
+        from sqlalchemy.exc import DBAPIError  # noqa: PLC0415 - heavy, imported on first use
+
+        try:
+            return engine.connect()
+        except DBAPIError as exc:
+            raise DependencyError(
+                f"cannot connect to {safe}: {self._scrub(_first_line(exc.orig))}",
+                location="source.url",
+                hint="check that the server is up and reachable and that the user, "
+                "password and database in the url are right",
+            ) from exc
+
+    # -- health -----------------------------------------------------------------------------
+
+    def health(self, ctx: RunContext) -> Iterator[Check]:
+        """connect, select 1 and, where the database plans a query without running it, query."""
+        component = self.describe()
+        engines: list[Engine] = []
+        connections: list[Connection] = []
+
+        def connect() -> str:
+            engine, safe = self._engine(ctx)
+            engines.append(engine)
+            connections.append(self._connect(engine, safe))
+            return _server_version(connections[0].dialect)
+
+        try:
+            connected = timed(component, "connect", connect)
+            yield connected
+            if not connected.ok:
+                return
+            connection = connections[0]
+            yield timed(component, "select 1", lambda: self._probe_select(connection))
+            explain = _EXPLAIN.get(connection.dialect.name)
+            if explain is not None:
+                yield timed(component, "query", lambda: self._probe_query(connection, explain))
         finally:
-            engine.dispose()
+            for opened in connections:
+                opened.close()
+            for engine in engines:
+                engine.dispose()
+
+    def _probe_select(self, connection: Connection) -> str:
+        import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
+        from sqlalchemy.exc import DBAPIError  # noqa: PLC0415 - heavy, imported on first use
+
+        safe = self._safe_url()
+        try:
+            value = connection.execute(sa.select(sa.literal_column("1"))).scalar()
+        except DBAPIError as exc:
+            raise DependencyError(
+                f"SELECT 1 failed on {safe}: {self._scrub(_first_line(exc.orig))}",
+                location="source.url",
+                hint="check the database server",
+            ) from exc
+        finally:
+            connection.rollback()
+        if value != 1:
+            raise DependencyError(
+                f"SELECT 1 returned {value!r} on {safe}",
+                location="source.url",
+                hint="check the database server",
+            )
+        return "ok"
+
+    def _probe_query(self, connection: Connection, explain: str) -> str:
+        """Plan the query with ``EXPLAIN``: it parses, its tables exist, nothing runs."""
+        from sqlalchemy import text  # noqa: PLC0415 - heavy, imported on first use
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError  # noqa: PLC0415 - heavy, imported on first use
+
+        safe = self._safe_url()
+        try:
+            connection.execute(text(explain + self.settings.query), self.settings.params).all()
+        except DBAPIError as exc:
+            raise self._classify(exc, safe) from exc
+        except SQLAlchemyError as exc:  # a :param without a value, say
+            raise ConfigError(
+                f"query cannot be planned on {safe}: {self._scrub(str(exc).splitlines()[0])}",
+                location="source.query",
+                hint="check the query and its params",
+            ) from exc
+        finally:
+            connection.rollback()
+        return f"the query plans ({explain.strip()}; not run)"
 
     def _stream(self, connection: Any, statement: Any, safe: str) -> Iterator[SourceBatch]:
         size = self.settings.batch_size
@@ -213,6 +341,13 @@ class SqlSource:
             location=where,
             hint="check the query's SQL, table and column names, and its params",
         )
+
+
+def _server_version(dialect: Dialect) -> str:
+    """``PostgreSQL 15.19``: the product and version the dialect read when connecting."""
+    info = getattr(dialect, "server_version_info", None)
+    version = ".".join(str(part) for part in info) if info else "(version unknown)"
+    return f"{_PRODUCTS.get(dialect.name, dialect.name)} {version}"
 
 
 def _first_line(error: Any) -> str:
