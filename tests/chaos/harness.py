@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -246,12 +247,12 @@ def compare(
         verdict.problems.append(f"count(*) is {count:,}, the source has {len(expected):,}")
     actual = sorted((int(key), str(md5)) for key, md5 in digests)
     if actual != expected:
-        want, got = set(expected), set(actual)
-        lost = sorted(want - got)
-        extra = sorted(got - want)
+        want, got = Counter(expected), Counter(actual)
+        lost = sorted((want - got).elements())
+        extra = sorted((got - want).elements())
         verdict.problems.append(
             f"content differs: {len(lost)} source rows missing or changed (e.g. ids "
-            f"{[k for k, _ in lost[:8]]}), {len(extra)} rows not in the source (e.g. ids "
+            f"{[k for k, _ in lost[:8]]}), {len(extra)} rows extra or changed (e.g. ids "
             f"{[k for k, _ in extra[:8]]})"
         )
     return verdict

@@ -21,18 +21,24 @@ name. Reproduce a failure with the seed printed in the message: ``CHAOS_SEED=<ba
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pytest
 
 from tests.chaos.harness import (
     Digests,
+    DuckdbTarget,
     Launch,
     Outcome,
     Target,
@@ -45,7 +51,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 TRIALS = 20
-WORKERS = 2
+WORKERS = 3
 BASE_SEED = int(os.environ.get("CHAOS_SEED", "20240613"))
 KINDS = ["duckdb", "sqlite", "postgres"]
 
@@ -147,7 +153,7 @@ def run_trial(
         settings["commit_min_rows"] = 0  # commit every batch, not once per row group
     pipeline = write_pipeline(target, folder, csv, name=name, table=table, **settings)
     trial.history.append(f"settings {settings or 'default'}")
-    check_refusal = number % 5 == 0
+    check_refusal = number % 10 == 0
     attempts = rng.choice((1, 1, 2, 3))
     last = 0
     flags: tuple[str, ...] = ()
@@ -222,3 +228,50 @@ def test_kill_and_resume_loads_every_row_exactly_once(
     )
     assert sum(t.kills for t in trials) >= TRIALS, [t.history for t in trials]
     assert sum(t.refused for t in trials) >= 1, [t.history for t in trials]
+
+
+def test_replace_killed_mid_load_keeps_the_old_rows_until_the_resume_swaps(
+    source: tuple[Path, Digests], tmp_path: Path
+) -> None:
+    """DuckDB replace: after each kill the table still holds exactly the old rows; at the end
+    exactly the new ones, and the stable staging table is gone."""
+    target = DuckdbTarget()
+    seed = f"{BASE_SEED}-duckdb-replace"
+    rng = random.Random(seed)  # noqa: S311 - reproducible chaos, not cryptography
+    csv, expected = source
+    old_ids = pa.array(range(1_000_000, 1_000_100), pa.int64())
+    old = pa.table(
+        {
+            "id": old_ids,
+            "name": pc.binary_join_element_wise("old-", pc.cast(old_ids, pa.string()), ""),
+            "amount": pa.array([Decimal("1.25")] * 100, pa.decimal128(12, 2)),
+            "day": pa.array([date(1999, 12, 31)] * 100, pa.date32()),
+        }
+    )
+    pacsv.write_csv(old, tmp_path / "old.csv")
+    settings = {"mode": "replace", "commit_min_rows": 0}
+    old_csv = tmp_path / "old.csv"
+    first = write_pipeline(target, tmp_path, old_csv, name="chaos_r", table="t", **settings)
+    assert run_to_end(first).returncode == 0
+    pipeline = write_pipeline(target, tmp_path, csv, name="chaos_r", table="t", **settings)
+    history: list[str] = []
+    flags: tuple[str, ...] = ()
+    for _ in range(2):
+        launch = Launch(pipeline, *flags)
+        batch = rng.randint(3, 25)
+        assert launch.wait_batch(batch) is not None, (seed, history, launch.lines[-5:])
+        time.sleep(rng.choice((0.0, rng.uniform(0, 0.05))))
+        launch.kill()
+        outcome = launch.finish()
+        history.append(outcome.describe())
+        assert outcome.killed, (seed, history)
+        ids = target.query(tmp_path, "SELECT min(id), max(id), count(*) FROM t")
+        assert ids == [(1_000_000, 1_000_099, 100)], (seed, history, ids)
+        flags = ("--resume",)
+    final = run_to_end(pipeline, "--resume")
+    assert final.returncode == 0, (seed, history, tail(final))
+    assert json.loads(final.stdout.splitlines()[-1])["resumed_from"], "the staging was not kept"
+    verdict = target.verify(tmp_path, "t", expected, pipeline="chaos_r")
+    assert verdict.ok, (seed, history, verdict.problems)
+    with target.connect(tmp_path) as con:
+        assert "_tidegate_staging_t" not in target.tables(con)
