@@ -1,7 +1,8 @@
 """Kill ``tidegate run`` with SIGKILL at random moments, ``--resume``, and compare every row.
 
-Each destination gets ``TRIALS`` trials. A trial loads the 200k-row CSV (about 30 batches, one
-commit each) into a fresh table, kills the run one to three times, resumes after each kill and
+Each destination gets ``TRIALS`` trials. A trial loads the 200k-row CSV (about 40 batches, one
+commit each; DuckDB's odd trials keep its default ``commit_min_rows`` and commit once per row
+group) into a fresh table, kills the run one to three times, resumes after each kill and
 finally resumes to the end; the table must then hold the source's rows as a multiset: no id
 missing or repeated, and the same md5 per row. Kill moments, drawn from a seeded RNG:
 
