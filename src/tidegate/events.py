@@ -72,11 +72,15 @@ class PreflightChecked(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RunResumed(Event):
-    """The run continues run ``from_run`` after its last committed batch and source row."""
+    """The run continues run ``from_run`` after its last committed batch and source row.
+
+    ``already_finished`` says that run had committed its end: there is nothing left to load.
+    """
 
     from_run: str
     batch: int
     rows: int
+    already_finished: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

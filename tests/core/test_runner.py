@@ -203,12 +203,22 @@ def test_resume_skips_exactly_the_committed_rows_even_when_batches_differ() -> N
     assert destination.calls.count("start:resume") == 1
 
 
-def test_resume_after_a_finished_run_starts_from_the_first_row() -> None:
+def test_resume_after_a_finished_run_loads_nothing_again() -> None:
     destination = MemoryDestination()
-    assert _rerun(destination, MemorySource(_batches(1)), "refuse").ok
+    first = _rerun(destination, MemorySource(_batches(1)), "refuse")
+    assert first.ok
     again = _rerun(destination, MemorySource(_batches(1)), "resume")
     assert again.ok
-    assert again.resumed_from is None
+    assert again.resumed_from == first.run_id
+    assert again.rows_read == 0
+    assert destination.table().num_rows == 3
+
+
+def test_resume_without_any_checkpoint_starts_from_the_first_row() -> None:
+    destination = MemoryDestination()
+    result = _rerun(destination, MemorySource(_batches(2)), "resume")
+    assert result.ok
+    assert result.resumed_from is None
     assert destination.table().num_rows == 6
 
 

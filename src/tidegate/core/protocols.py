@@ -122,8 +122,8 @@ class Destination(Protocol):
     def write(self, batch: pa.RecordBatch, *, batch_number: int) -> None:
         """Add one batch to the open transaction."""
 
-    def commit(self, checkpoint: Checkpoint) -> None:
-        """Store ``checkpoint`` with the rows written so far (now or with a later commit)."""
+    def commit(self, checkpoint: Checkpoint) -> bool:
+        """Store ``checkpoint`` with the rows written so far; False when deferred to a later one."""
 
     def finish(self, checkpoint: Checkpoint) -> None:
         """End of data: make everything visible with the final, ``finished`` checkpoint."""

@@ -148,7 +148,11 @@ class Runner:
             )
             if self.preflight:
                 self._preflight()
-            begin = self._begin_after(destination.open(ctx))
+            last = destination.open(ctx)
+            if last is not None and last.finished and self.on_unfinished == "resume":
+                self._nothing_to_resume(last)
+                return
+            begin = self._begin_after(last)
             destination.start(resume=begin is not None)
             if begin is not None:
                 self._resumed_from = begin.run_id
@@ -183,16 +187,16 @@ class Runner:
                     rows=consumed,
                     position=position,
                 )
-                destination.commit(checkpoint)
-                ctx.emit(
-                    BatchCommitted(
-                        run_id=ctx.run_id,
-                        pipeline=ctx.pipeline,
-                        batch=number,
-                        rows=consumed,
-                        position=position,
+                if destination.commit(checkpoint):
+                    ctx.emit(
+                        BatchCommitted(
+                            run_id=ctx.run_id,
+                            pipeline=ctx.pipeline,
+                            batch=number,
+                            rows=consumed,
+                            position=position,
+                        )
                     )
-                )
             if skip:
                 raise DataError(
                     f"the source has {skip:,} fewer rows than the interrupted run had committed",
@@ -238,6 +242,25 @@ class Runner:
                     error.location = error.location or check.component
                     error.hint = error.hint or "run `tidegate health` for every check"
                     raise error
+
+    def _nothing_to_resume(self, last: Checkpoint) -> None:
+        """A resume whose last run had finished: every row is loaded already, so load none.
+
+        The process may have died after the final commit but before it could report success;
+        reading the source again would load every row twice.
+        """
+        self.destination.rollback()
+        self._resumed_from = last.run_id
+        self.ctx.emit(
+            RunResumed(
+                run_id=self.ctx.run_id,
+                pipeline=self.ctx.pipeline,
+                from_run=last.run_id,
+                batch=last.batch,
+                rows=last.rows,
+                already_finished=True,
+            )
+        )
 
     def _begin_after(self, last: Checkpoint | None) -> Checkpoint | None:
         """The checkpoint to continue after, or None to start from the source's first row."""

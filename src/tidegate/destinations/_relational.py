@@ -475,14 +475,15 @@ class RelationalDestination:
             self._merge(self._last_per_key(batch, keys, batch_number), keys, batch_number)
         self._rows += batch.num_rows
 
-    def commit(self, checkpoint: Checkpoint) -> None:
+    def commit(self, checkpoint: Checkpoint) -> bool:
         """Every ``commit_every`` calls: store the checkpoint and COMMIT with the rows."""
         self._since_commit += 1
         if self._since_commit < self.settings.commit_every:
-            return
+            return False
         self._store_checkpoint(checkpoint)
         self._commit_now(f"committing batch {checkpoint.batch}")
         self._since_commit = 0
+        return True
 
     def finish(self, checkpoint: Checkpoint) -> None:
         """Swap staging in (replace), store the final checkpoint and COMMIT, all at once."""

@@ -381,21 +381,26 @@ class DuckdbDestination:
                 self._con.unregister(_BATCH_VIEW)
         self._rows += batch.num_rows
 
-    def commit(self, checkpoint: Checkpoint) -> None:
-        """Every ``commit_every`` batches, commit the rows written with ``checkpoint``."""
+    def commit(self, checkpoint: Checkpoint) -> bool:
+        """Every ``commit_every`` batches, commit the rows written with ``checkpoint``.
+
+        With ``background`` on, the commit is handed to the writer thread, in order after the
+        batches it covers; it returns True once handed over.
+        """
         if self._con is None:
             raise ConfigError("duckdb destination: commit before open")
         self._raise_failure()
         self._uncommitted += 1
         s = self.settings
         if self._uncommitted < s.commit_every or self._rows_waiting < s.commit_min_rows:
-            return
+            return False
         self._uncommitted = 0
         self._rows_waiting = 0
         if self.settings.background:
             self._enqueue(checkpoint)
         else:
             self._commit_now(checkpoint)
+        return True
 
     def finish(self, checkpoint: Checkpoint) -> None:
         """Swap the staging table in (mode replace) and commit with the final checkpoint."""

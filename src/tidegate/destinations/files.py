@@ -151,8 +151,9 @@ class FilesDestination:
     def start(self, *, resume: bool) -> None:
         """Nothing to begin: the temp file is created by the first write."""
 
-    def commit(self, checkpoint: Checkpoint) -> None:
+    def commit(self, checkpoint: Checkpoint) -> bool:
         """Nothing to do per batch: the file becomes visible whole, at ``finish``."""
+        return False
 
     def write(self, batch: pa.RecordBatch, *, batch_number: int) -> None:
         """Append one batch to the temp file."""

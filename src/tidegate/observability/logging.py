@@ -27,7 +27,7 @@ from tidegate.events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, MutableMapping
+    from collections.abc import Callable, Iterable, MutableMapping
 
 __all__ = ["REDACTED", "LoggingListener", "SecretRedactor"]
 
@@ -36,85 +36,96 @@ REDACTED = "**********"
 _log = structlog.get_logger("tidegate.run")
 
 
+Line = tuple[str, str, dict[str, Any]]
+"""A log line to write: level, event name, fields."""
+
+
+def _started(e: RunStarted) -> Line:
+    fields = {"source": e.source, "steps": list(e.steps), "destination": e.destination}
+    return "info", "run_started", fields
+
+
+def _preflight(e: PreflightChecked) -> Line:
+    fields = {
+        "component": e.component,
+        "check": e.check,
+        "ok": e.ok,
+        "ms": round(e.seconds * 1000, 1),
+        "detail": e.detail,
+    }
+    return ("debug" if e.ok else "error"), "preflight_checked", fields
+
+
+def _resumed(e: RunResumed) -> Line:
+    if e.already_finished:
+        return "info", "nothing_to_resume", {"finished_run": e.from_run, "rows": e.rows}
+    fields = {"from_run": e.from_run, "after_batch": e.batch, "rows_skipped": e.rows}
+    return "info", "run_resumed", fields
+
+
+def _read(e: BatchRead) -> Line:
+    return "debug", "batch_read", {"batch": e.batch, "rows": e.rows}
+
+
+def _step(e: StepFinished) -> Line:
+    fields = {
+        "step": e.step,
+        "batch": e.batch,
+        "rows_in": e.rows_in,
+        "rows_out": e.rows_out,
+        "seconds": round(e.seconds, 4),
+    }
+    return "debug", "step_finished", fields
+
+
+def _rejected(e: RowsRejected) -> Line:
+    fields = {"step": e.step, "batch": e.batch, "rows": e.rows, "reasons": dict(e.reasons)}
+    return "warning", "rows_rejected", fields
+
+
+def _written(e: BatchWritten) -> Line:
+    return "debug", "batch_written", {"batch": e.batch, "rows": e.rows}
+
+
+def _committed(e: BatchCommitted) -> Line:
+    return "debug", "batch_committed", {"batch": e.batch, "rows": e.rows}
+
+
+def _finished(e: RunFinished) -> Line:
+    fields: dict[str, Any] = {
+        "status": e.status,
+        "rows_read": e.rows_read,
+        "rows_written": e.rows_written,
+        "rows_rejected": e.rows_rejected,
+        "batches": e.batches,
+        "seconds": round(e.seconds, 3),
+    }
+    if e.error:
+        return "error", "run_failed", {"error": e.error, "error_kind": e.error_kind, **fields}
+    return "info", "run_finished", fields
+
+
+_LINES: dict[type[Event], Callable[[Any], Line]] = {
+    RunStarted: _started,
+    PreflightChecked: _preflight,
+    RunResumed: _resumed,
+    BatchRead: _read,
+    StepFinished: _step,
+    RowsRejected: _rejected,
+    BatchWritten: _written,
+    BatchCommitted: _committed,
+    RunFinished: _finished,
+}
+
+
 class LoggingListener:
     """Logs run events: start and end at info, per-batch detail at debug, rejections at warning."""
 
     def handle(self, event: Event) -> None:
-        """Write one log line for ``event``."""
-        ids = {"run_id": event.run_id, "pipeline": event.pipeline}
-        match event:
-            case RunStarted():
-                _log.info(
-                    "run_started",
-                    source=event.source,
-                    steps=list(event.steps),
-                    destination=event.destination,
-                    **ids,
-                )
-            case BatchRead():
-                _log.debug("batch_read", batch=event.batch, rows=event.rows, **ids)
-            case StepFinished():
-                _log.debug(
-                    "step_finished",
-                    step=event.step,
-                    batch=event.batch,
-                    rows_in=event.rows_in,
-                    rows_out=event.rows_out,
-                    seconds=round(event.seconds, 4),
-                    **ids,
-                )
-            case RowsRejected():
-                _log.warning(
-                    "rows_rejected",
-                    step=event.step,
-                    batch=event.batch,
-                    rows=event.rows,
-                    reasons=dict(event.reasons),
-                    **ids,
-                )
-            case BatchWritten():
-                _log.debug("batch_written", batch=event.batch, rows=event.rows, **ids)
-            case BatchCommitted():
-                _log.debug("batch_committed", batch=event.batch, rows=event.rows, **ids)
-            case PreflightChecked():
-                (_log.debug if event.ok else _log.error)(
-                    "preflight_checked",
-                    component=event.component,
-                    check=event.check,
-                    ok=event.ok,
-                    ms=round(event.seconds * 1000, 1),
-                    detail=event.detail,
-                    **ids,
-                )
-            case RunResumed():
-                _log.info(
-                    "run_resumed",
-                    from_run=event.from_run,
-                    after_batch=event.batch,
-                    rows_skipped=event.rows,
-                    **ids,
-                )
-            case RunFinished():
-                fields = {
-                    "status": event.status,
-                    "rows_read": event.rows_read,
-                    "rows_written": event.rows_written,
-                    "rows_rejected": event.rows_rejected,
-                    "batches": event.batches,
-                    "seconds": round(event.seconds, 3),
-                }
-                if event.error:
-                    _log.error(
-                        "run_failed",
-                        error=event.error,
-                        error_kind=event.error_kind,
-                        **fields,
-                        **ids,
-                    )
-                else:
-                    _log.info("run_finished", **fields, **ids)
-            case _:
-                _log.debug(type(event).__name__.lower(), **ids)
+        """Write one log line for ``event``; event types it does not know go out at debug."""
+        line = _LINES.get(type(event))
+        level, name, fields = line(event) if line else ("debug", type(event).__name__.lower(), {})
+        getattr(_log, level)(name, **fields, run_id=event.run_id, pipeline=event.pipeline)
 
 
 class SecretRedactor:

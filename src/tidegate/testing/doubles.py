@@ -95,7 +95,7 @@ class MemoryDestination:
         self.calls.append(f"write:{batch_number}")
         self.pending.append(batch)
 
-    def commit(self, checkpoint: Checkpoint) -> None:
+    def commit(self, checkpoint: Checkpoint) -> bool:
         """Make pending batches committed together with ``checkpoint``."""
         if self.crash_after is not None and len(self.checkpoints) >= self.crash_after:
             raise TransientError("memory destination crashed on purpose")
@@ -103,6 +103,7 @@ class MemoryDestination:
         self.committed.extend(self.pending)
         self.checkpoints.append(checkpoint)
         self.pending = []
+        return True
 
     def finish(self, checkpoint: Checkpoint) -> None:
         """Commit the rest with the final checkpoint."""
