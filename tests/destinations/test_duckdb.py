@@ -440,8 +440,20 @@ def test_a_new_column_is_a_config_error_naming_it(ctx: RunContext) -> None:
 
     assert info.value.hint is not None
     assert "mode: replace" in info.value.hint
-    assert "ADD COLUMN" in info.value.hint
+    assert "schema_evolution: add_columns" in info.value.hint
     assert query(ctx, "SELECT count(*) FROM people") == [(1,)]
+
+
+def test_add_columns_adds_a_new_column_as_nullable(ctx: RunContext) -> None:
+    load(make(table="people"), ctx, people([1], ["ann"]))
+    wider = pa.record_batch({"id": [2], "name": ["bob"], "email": ["b@x"]})
+
+    load(make(table="people", schema_evolution="add_columns"), ctx, wider)
+
+    assert query(ctx, "SELECT id, name, email FROM people ORDER BY id") == [
+        (1, "ann", None),
+        (2, "bob", "b@x"),
+    ]
 
 
 def test_a_type_mismatch_is_a_config_error(ctx: RunContext) -> None:

@@ -101,6 +101,10 @@ class DuckdbSettings(PluginSettings):
     create: bool = Field(
         default=True, description="create the table from the first batch if missing"
     )
+    schema_evolution: Literal["fail", "add_columns"] = Field(
+        default="fail",
+        description="a data column missing from the table stops the run, or is added as nullable",
+    )
     commit_every: int = Field(
         default=1, ge=1, description="commit (with a checkpoint) after this many batches"
     )
@@ -540,6 +544,17 @@ class DuckdbDestination:
                     hint="rename one of them with a rename step",
                 )
 
+    def _add_columns(self, names: list[str]) -> None:
+        """Add new data columns to the table as nullable, in the load's transaction."""
+        types = dict(self._batch_types())
+        for name in names:
+            self._execute(
+                f"ALTER TABLE {self._target} ADD COLUMN {quote_ident(name)} {types[name]}",
+                action=f"adding column {name!r}",
+            )
+            log.info("duckdb_column_added", table=self.settings.table, column=name)
+        self._columns = self._load_columns(self.settings.table)
+
     def _check_drift(self, schema: pa.Schema) -> None:
         """Refuse a batch whose columns are missing from the table or of another type family."""
         if self._checked is not None and schema.equals(self._checked):
@@ -547,15 +562,17 @@ class DuckdbDestination:
         self._check_names(schema)
         s = self.settings
         missing = [name for name in schema.names if name.lower() not in self._columns]
-        if missing:
+        if missing and s.schema_evolution == "add_columns":
+            self._add_columns(missing)
+        elif missing:
             raise ConfigError(
                 f"column{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(repr(m) for m in missing)} of the data "
                 f"{'are' if len(missing) > 1 else 'is'} not in table {s.db_schema}.{s.table} "
                 f"(table columns: {', '.join(name for name, _ in self._columns.values())})",
                 location=self._location(),
-                hint="add the column to the table (ALTER TABLE ... ADD COLUMN), drop it with a "
-                "select step, or use mode: replace to recreate the table",
+                hint="set schema_evolution: add_columns, add the column to the table yourself, "
+                "drop it with a select step, or use mode: replace to recreate the table",
             )
         for name, batch_type in self._batch_types():
             table_type = self._columns[name.lower()][1]
