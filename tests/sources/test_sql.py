@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pytest
 
+from tidegate.core import Runner
 from tidegate.errors import ConfigError, DataError, DependencyError
 from tidegate.sources.sql import SqlSettings, SqlSource
+from tidegate.testing import MemoryDestination
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -61,6 +63,37 @@ def test_sqlite_streams_in_batches(sqlite_db: Path, ctx: RunContext) -> None:
     assert data["id"][:3] == [11, 12, 13]
     assert data["amount"][0] == 16.5
     assert batches[0].batch.schema.field("id").type == pa.int64()
+
+
+def test_resume_needs_a_stable_order(sqlite_db: Path, ctx: RunContext) -> None:
+    ordered = SqlSource(
+        SqlSettings(url="sqlite:///shop.db", query="select * from orders ORDER BY id")
+    )
+    ordered.check_resumable()
+    unordered = SqlSource(SqlSettings(url="sqlite:///shop.db", query="select * from orders"))
+    with pytest.raises(ConfigError, match="no ORDER BY") as info:
+        unordered.check_resumable()
+    assert info.value.hint is not None
+    assert "--fresh" in info.value.hint
+
+
+def test_resumed_run_skips_exactly_the_loaded_rows(sqlite_db: Path, ctx: RunContext) -> None:
+    destination = MemoryDestination(crash_after=3)
+    settings = SqlSettings(
+        url="sqlite:///shop.db", query="select id from orders order by id", batch_size=100
+    )
+    first = Runner(source=SqlSource(settings), steps=[], destination=destination, context=ctx)
+    assert first.run().error is not None
+    destination.crash_after = None
+    resumed = Runner(
+        source=SqlSource(settings),
+        steps=[],
+        destination=destination,
+        context=ctx,
+        on_unfinished="resume",
+    ).run()
+    assert resumed.ok, resumed.error
+    assert destination.table().column("id").to_pylist() == list(range(1, 1001))
 
 
 def test_sqlite_declared_types(sqlite_db: Path, ctx: RunContext) -> None:

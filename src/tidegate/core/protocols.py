@@ -24,6 +24,7 @@ __all__ = [
     "Checkpoint",
     "Destination",
     "Position",
+    "ResumeChecked",
     "Source",
     "SourceBatch",
     "Step",
@@ -88,6 +89,18 @@ class Source(Protocol):
 
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
         """Yield batches in order; raise a ``TidegateError`` with a location on bad input."""
+
+
+@runtime_checkable
+class ResumeChecked(Protocol):
+    """A source that can tell whether skipping the rows already loaded is safe.
+
+    A resumed run reads the source again and skips the rows the interrupted run committed;
+    that is exact only if the source yields its rows in the same order every time.
+    """
+
+    def check_resumable(self) -> None:
+        """Raise ``ConfigError`` saying how to make the order stable, when it is not."""
 
 
 @runtime_checkable

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 import structlog
 
 from tidegate.core.health import HealthChecked
-from tidegate.core.protocols import REASON_COLUMN, Checkpoint, StepResult
+from tidegate.core.protocols import REASON_COLUMN, Checkpoint, ResumeChecked, StepResult
 from tidegate.core.readahead import read_ahead
 from tidegate.errors import ConfigError, DataError, DependencyError, InternalError, TidegateError
 from tidegate.events import (
@@ -267,6 +267,8 @@ class Runner:
         if last is None or last.finished or self.on_unfinished == "fresh":
             return None
         if self.on_unfinished == "resume":
+            if isinstance(self.source, ResumeChecked):
+                self.source.check_resumable()
             return last
         raise ConfigError(
             f"run {last.run_id} of pipeline {last.pipeline!r} stopped after batch {last.batch} "

@@ -18,6 +18,7 @@ exist, without running it. Engines ping pooled connections before use (``pool_pr
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Dialect, Engine
 
     from tidegate.core.context import RunContext
+
+_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 
 __all__ = ["SqlSettings", "SqlSource"]
 
@@ -119,6 +122,16 @@ class SqlSource:
             return self._url().render_as_string(hide_password=True)
         except ConfigError:
             return "<unparseable url>"
+
+    def check_resumable(self) -> None:
+        """A resume re-runs the query and skips the rows already loaded: it needs ORDER BY."""
+        if not _ORDER_BY.search(self.settings.query):
+            raise ConfigError(
+                "cannot resume: the query has no ORDER BY, so running it again may return the "
+                "rows in another order and skipping the rows already loaded would be wrong",
+                location="source.query",
+                hint="order the query by a unique key (ORDER BY id), or start over with --fresh",
+            )
 
     def describe(self) -> str:
         return f"sql:{self._safe_url()}"
