@@ -3,7 +3,7 @@
 - ``make_source`` writes the 200k-row CSV with pyarrow and keeps, per row, ``(id, md5)`` of a
   canonical text of its columns: the multiset every destination must end up holding.
 - ``Launch`` starts ``python -m tidegate run ... --log-format json --log-level debug`` and reads
-  its stderr as it streams, so a trial can kill it right after a given ``batch_committed`` line.
+  its stderr as it streams, so a trial can kill it right after a given ``batch_written`` line.
 - ``Target`` is one destination kind (duckdb, sqlite, postgres): the YAML block that loads into
   it and a read-back connection to verify what it holds after the dust settles.
 """
@@ -96,7 +96,7 @@ class Outcome:
     stdout: str
     stderr: str
     killed: bool
-    last_batch: int  # highest batch number in a batch_committed line it printed
+    last_batch: int  # highest batch number in a batch_written line it printed
     args: tuple[str, ...]
 
     def describe(self) -> str:
@@ -168,23 +168,25 @@ class Launch:
         return self.wait_for(lambda event: event.get("event") == name, timeout)
 
     def wait_batch(self, batch: int, timeout: float = 90) -> dict[str, Any] | None:
-        """The first ``batch_committed`` line for batch ``batch`` or later."""
+        """The first ``batch_written`` line for batch ``batch`` or later.
+
+        Written, not committed: destinations that defer commits (DuckDB's ``commit_min_rows``)
+        log no commit per batch, and where each batch commits, its commit follows this line.
+        """
         return self.wait_for(
-            lambda e: e.get("event") == "batch_committed" and int(e["batch"]) >= batch, timeout
+            lambda e: e.get("event") == "batch_written" and int(e["batch"]) >= batch, timeout
         )
 
     @property
     def last_batch(self) -> int:
-        """The highest batch number this run has said it committed so far."""
+        """The highest batch number this run has said it wrote so far."""
         with self._cond:
-            done = [int(e["batch"]) for e in self.events if e.get("event") == "batch_committed"]
+            done = [int(e["batch"]) for e in self.events if e.get("event") == "batch_written"]
         return max(done, default=0)
 
-    def kill(self, *, unless_batch: int | None = None) -> bool:
-        """SIGKILL the run, unless it has ended or committed batch ``unless_batch`` already."""
+    def kill(self) -> bool:
+        """SIGKILL the run unless it has ended already."""
         if self.proc.poll() is not None:
-            return False
-        if unless_batch is not None and self.last_batch >= unless_batch:
             return False
         self.proc.send_signal(signal.SIGKILL)
         self.killed = True
