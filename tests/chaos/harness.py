@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import json
@@ -275,7 +276,7 @@ class Stored:
         return f"checkpoint batch {self.batch}, {self.rows:,} rows, {state}; table {self.count:,}"
 
 
-class Target:
+class Target(abc.ABC):
     """A destination kind under test: how a pipeline writes to it, how the harness reads it."""
 
     kind = ""
@@ -283,19 +284,17 @@ class Target:
     text = "CAST({} AS VARCHAR)"  # SQL turning a column into its canonical text
     amount_text = text
 
+    @abc.abstractmethod
     def destination(self, folder: Path, table: str, **settings: object) -> str:
         """The indented ``destination:`` block of a pipeline in ``folder`` loading ``table``."""
-        raise NotImplementedError
 
-    @contextlib.contextmanager
-    def connect(self, folder: Path) -> Iterator[Any]:
+    @abc.abstractmethod
+    def connect(self, folder: Path) -> contextlib.AbstractContextManager[Any]:
         """A DB-API-like connection (``execute(sql, params).fetchall()``) to read back."""
-        raise NotImplementedError
-        yield
 
+    @abc.abstractmethod
     def tables(self, con: Any) -> set[str]:
         """Names of the tables in the target's default schema."""
-        raise NotImplementedError
 
     def exists(self, folder: Path) -> bool:
         """Whether the database exists yet (a run killed early may not have made its file)."""
