@@ -43,7 +43,8 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
     from tidegate.app.progress import ProgressListener  # noqa: PLC0415 - terminal only
 
     listeners = [ProgressListener(err)] if err.is_terminal else []
-    result = run_pipeline(pipeline, listeners=listeners, log_level="warning")
+    # The data was just generated anew, so an interrupted earlier demo is started over.
+    result = run_pipeline(pipeline, listeners=listeners, log_level="warning", on_unfinished="fresh")
     if result.error is not None:
         raise result.error
     warehouse = folder / ".tidegate" / "warehouse.duckdb"
