@@ -13,22 +13,21 @@ from the kernel (``os.wait4`` -> ``ru_maxrss``):
 A third child only imports the libraries and exits, so the interpreter's own footprint can be
 told apart from the load's. Each child times its work itself (imports excluded, the same for
 both) and prints one JSON line. The parent checks that both tables hold exactly N rows, prints
-a table and ends with one JSON line for machines.
+a table and ends with one JSON line for machines. That machinery, shared with
+``load_postgres.py``, lives in ``_harness.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
-MARKER = "BENCH_RESULT "
+import _harness
+from _harness import Measure
+
 TABLE = "t"
 PIPELINE = """\
 name: bench_load_csv
@@ -52,15 +51,6 @@ destination:
 """
 
 
-@dataclass(frozen=True)
-class Measure:
-    """One child's run: the wall time it measured, the peak RSS the kernel reported, its rows."""
-
-    seconds: float
-    peak_rss_mb: float
-    rows: int
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments; run as the parent, or as one of the children it starts."""
     parser = argparse.ArgumentParser(description="CSV -> DuckDB: Tidegate against native DuckDB")
@@ -78,13 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return _child(args.child, csv=args.csv, db=args.db, rows=args.rows, seed=args.seed)
     if args.rows < 1 or args.repeat < 1:
         parser.error("--rows and --repeat must be at least 1")
-    if args.keep:
-        folder = Path(tempfile.mkdtemp(prefix="tidegate-bench-"))
+    with _harness.work_folder(keep=args.keep) as folder:
         _bench(folder, rows=args.rows, repeat=args.repeat, mode=args.mode, seed=args.seed)
+    if args.keep:
         print("kept", folder, file=sys.stderr)
-    else:
-        with tempfile.TemporaryDirectory(prefix="tidegate-bench-") as tmp:
-            _bench(Path(tmp), rows=args.rows, repeat=args.repeat, mode=args.mode, seed=args.seed)
     return 0
 
 
@@ -99,9 +86,7 @@ def _bench(folder: Path, *, rows: int, repeat: int, mode: str, seed: int) -> Non
     native_db, tidegate_db = folder / "native.duckdb", folder / "tidegate.duckdb"
     began = time.perf_counter()
     _measure("generate", csv=csv, db=native_db, rows=rows, seed=seed)
-    size_mb = csv.stat().st_size / 2**20
-    took = time.perf_counter() - began
-    print(f"generated {rows:,} rows ({size_mb:,.1f} MB) in {took:.1f}s", file=sys.stderr)
+    size_mb = _harness.generated(csv, rows=rows, since=began)
 
     idle = _measure("idle", csv=csv, db=native_db)
     duck = _best(repeat, "duckdb", csv=csv, db=native_db)
@@ -113,32 +98,22 @@ def _bench(folder: Path, *, rows: int, repeat: int, mode: str, seed: int) -> Non
     pipeline.write_text(text, encoding="utf-8")
     tide = _best(repeat, "tidegate", csv=pipeline, db=tidegate_db)
     if tide.rows != rows:
-        _fail(f"tidegate reported {tide.rows:,} rows written, expected {rows:,}")
+        _harness.fail(f"tidegate reported {tide.rows:,} rows written, expected {rows:,}")
     for db, who in ((native_db, "duckdb"), (tidegate_db, "tidegate")):
         found = _measure("count", csv=csv, db=db).rows
         if found != rows:
-            _fail(f"{who}: table {TABLE} in {db} holds {found:,} rows, expected {rows:,}")
+            _harness.fail(f"{who}: table {TABLE} in {db} holds {found:,} rows, expected {rows:,}")
 
-    duck_rate, tide_rate = rows / duck.seconds, rows / tide.seconds
-    ratio = tide_rate / duck_rate
-    print(f"\nCSV -> DuckDB, {rows:,} rows, {size_mb:,.1f} MB, best of {repeat}, mode {mode}")
-    print(f"{'':10}{'seconds':>10}{'rows/s':>14}{'peak RSS MB':>14}")
-    for name, m in (("duckdb", duck), ("tidegate", tide)):
-        print(f"{name:10}{m.seconds:>10.2f}{rows / m.seconds:>14,.0f}{m.peak_rss_mb:>14.1f}")
-    print(f"{'idle':10}{'':>10}{'':>14}{idle.peak_rss_mb:>14.1f}  (interpreter + imports only)")
-    print(f"throughput ratio tidegate/duckdb: {ratio:.2f}  (1.00 = as fast as native)")
-    summary = {
-        "rows": rows,
-        "tidegate_rows_per_s": round(tide_rate),
-        "duckdb_rows_per_s": round(duck_rate),
-        "ratio": round(ratio, 3),
-        "tidegate_peak_rss_mb": round(tide.peak_rss_mb, 1),
-        "duckdb_peak_rss_mb": round(duck.peak_rss_mb, 1),
-        "tidegate_seconds": round(tide.seconds, 3),
-        "duckdb_seconds": round(duck.seconds, 3),
-        "idle_peak_rss_mb": round(idle.peak_rss_mb, 1),
-    }
-    print(json.dumps(summary), flush=True)
+    _harness.print_report(
+        f"CSV -> DuckDB, {rows:,} rows, {size_mb:,.1f} MB, best of {repeat}, mode {mode}",
+        rows=rows,
+        native=duck,
+        tidegate=tide,
+        idle=idle,
+        native_label="duckdb",
+        native_key="duckdb",
+        as_fast_as="native",
+    )
 
 
 def _best(repeat: int, kind: str, *, csv: Path, db: Path) -> Measure:
@@ -148,42 +123,19 @@ def _best(repeat: int, kind: str, *, csv: Path, db: Path) -> Measure:
         for stale in (db, db.with_name(db.name + ".wal")):
             stale.unlink(missing_ok=True)
         runs.append(_measure(kind, csv=csv, db=db))
-    fastest = min(runs, key=lambda m: m.seconds)
-    return Measure(fastest.seconds, max(m.peak_rss_mb for m in runs), fastest.rows)
+    return _harness.best(runs)
 
 
 def _measure(kind: str, *, csv: Path, db: Path, rows: int = 0, seed: int = 0) -> Measure:
-    """Run one child, reap it with ``wait4`` for its own peak RSS, read its JSON line."""
-    import subprocess  # noqa: PLC0415
-
-    command = [sys.executable, __file__, "--child", kind, "--csv", str(csv), "--db", str(db)]
-    command += ["--rows", str(rows), "--seed", str(seed)]
-    with tempfile.TemporaryFile() as stderr:
-        # the child works in the bench folder, so nothing it may write lands in the caller's
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, cwd=db.parent)
-        output = b"" if proc.stdout is None else proc.stdout.read()
-        if proc.stdout is not None:
-            proc.stdout.close()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen
-        if proc.returncode != 0:
-            stderr.seek(0)
-            log = stderr.read().decode(errors="replace")[-4000:]
-            _fail(f"{kind} child exited with {proc.returncode}:\n{log}")
-    lines = [line for line in output.decode().splitlines() if line.startswith(MARKER)]
-    if not lines:
-        _fail(f"{kind} child printed no result line:\n{output.decode()[-2000:]}")
-    result = json.loads(lines[-1].removeprefix(MARKER))
-    return Measure(result["seconds"], usage.ru_maxrss / 1024, result["rows"])  # KiB on Linux
+    """Run this script as a ``kind`` child in the bench folder (see ``_harness.run_child``)."""
+    args = ["--csv", str(csv), "--db", str(db), "--rows", str(rows), "--seed", str(seed)]
+    return _harness.run_child(__file__, kind, args, cwd=db.parent)
 
 
 def _child(kind: str, *, csv: Path, db: Path, rows: int, seed: int) -> int:
     """The work of one child; libraries load before the clock starts, the same for each."""
     if kind == "generate":
-        from tidegate.app.demo_data import generate  # noqa: PLC0415
-
-        generate(csv.parent, rows=rows, seed=seed)
-        return _report(0.0, rows)
+        return _harness.generate_child(csv, rows=rows, seed=seed)
     import duckdb  # noqa: PLC0415
     import pyarrow.csv  # noqa: F401, PLC0415 - same footprint for every measured child
 
@@ -194,30 +146,19 @@ def _child(kind: str, *, csv: Path, db: Path, rows: int, seed: int) -> int:
         with duckdb.connect(str(db)) as con:
             path = str(csv).replace("'", "''")
             con.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM read_csv('{path}')")
-        return _report(time.perf_counter() - began, -1)  # the count child checks the rows
+        return _harness.report(time.perf_counter() - began, -1)  # the count child checks the rows
     if kind == "tidegate":
         result = tidegate.run(csv, raise_on_error=False)
         seconds = time.perf_counter() - began
         if not result.ok:
             print(result.error, file=sys.stderr)
             return 1
-        return _report(seconds, result.rows_written)
+        return _harness.report(seconds, result.rows_written)
     if kind == "count":
         with duckdb.connect(str(db), read_only=True) as con:
             row = con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
-        return _report(0.0, row[0] if row else 0)
-    return _report(0.0, 0)  # idle: imports only
-
-
-def _report(seconds: float, rows: int) -> int:
-    print(MARKER + json.dumps({"seconds": seconds, "rows": rows}), flush=True)
-    return 0
-
-
-def _fail(message: str) -> NoReturn:
-    """Stop the benchmark with a message on stderr and exit code 1."""
-    print("bench failed: " + message, file=sys.stderr)
-    raise SystemExit(1)
+        return _harness.report(0.0, row[0] if row else 0)
+    return _harness.report(0.0, 0)  # idle: imports only
 
 
 if __name__ == "__main__":
