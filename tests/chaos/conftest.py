@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,9 +17,8 @@ from tests.chaos.harness import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
     from pathlib import Path
-
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture(scope="session")
@@ -31,23 +29,12 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Digests]:
 
 
 @pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
+def postgres_url(
+    postgres_database: Callable[[str], AbstractContextManager[str]],
+) -> Iterator[str]:
     """A uniquely named database on the local server, dropped after the module."""
-    import psycopg  # noqa: PLC0415 - only the postgres trials need it
-
-    name = f"tidegate_chaos_{secrets.token_hex(4)}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as con:
-        con.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as con:
-            con.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            con.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    with postgres_database("tidegate_chaos_") as url:
+        yield url.replace("postgresql+psycopg://", "postgresql://")
 
 
 @pytest.fixture

@@ -27,25 +27,21 @@ from tidegate.destinations.sqlalchemy import SqlalchemyDestination, SqlalchemySe
 from tidegate.destinations.sqlite import SqliteDestination, SqliteSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     from tidegate.core.context import RunContext
     from tidegate.core.health import Check
 
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 NAMES = ["connect", "select 1", "can write", "lock free"]
 SECRET = "pw-Never-Sh0wn"  # noqa: S105 - a fake password asserted never to leak
 
 
 @pytest.fixture(scope="module")
-def dbname() -> Iterator[str]:
-    name = "tidegate_test_health_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(ADMIN, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with psycopg.connect(ADMIN, autocommit=True) as con:
-        con.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+def dbname(postgres_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
+    with postgres_database("tidegate_test_health_") as url:
+        yield url.rsplit("/", 1)[1]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ destination's specifics (no COPY, no advisory lock, delete+insert merge, a lock 
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -22,21 +21,17 @@ from tidegate.events import EventBus
 from tidegate.testing import FlakySource, MemorySource
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 HOSTILE = 'a"; DROP TABLE x; --'
 
 
 @pytest.fixture(scope="module")
-def dbname() -> Iterator[str]:
-    name = "tidegate_test_sa_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(ADMIN, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with psycopg.connect(ADMIN, autocommit=True) as con:
-        con.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+def dbname(postgres_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
+    with postgres_database("tidegate_test_sa_") as url:
+        yield url.rsplit("/", 1)[1]
 
 
 @pytest.fixture

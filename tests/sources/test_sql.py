@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -17,13 +16,12 @@ from tidegate.sources.sql import SqlSettings, SqlSource
 from tidegate.testing import MemoryDestination
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     from tidegate.core.context import RunContext
     from tidegate.core.protocols import SourceBatch
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def read(ctx: RunContext, **settings: Any) -> list[SourceBatch]:
@@ -161,14 +159,11 @@ def test_unreachable_server_hides_password(ctx: RunContext) -> None:
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
+def pg_url(postgres_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
     psycopg = pytest.importorskip("psycopg")
-    name = f"tidegate_src_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    try:
-        with psycopg.connect(url, autocommit=True) as db:
+    with postgres_database("tidegate_src_") as url:
+        libpq_url = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(libpq_url, autocommit=True) as db:
             db.execute(
                 "create table items (id int primary key, name text, price numeric(10,2), "
                 "added date, meta jsonb)"
@@ -177,10 +172,7 @@ def pg_url() -> Iterator[str]:
                 "insert into items select g, 'item ' || g, g * 0.25, date '2024-01-01' + g, "
                 "null from generate_series(1, 2500) g"
             )
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
+        yield url
 
 
 def test_postgres_streams_typed_batches(pg_url: str, ctx: RunContext) -> None:
