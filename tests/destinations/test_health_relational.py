@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 NAMES = ["connect", "select 1", "can write", "lock free"]
 SECRET = "pw-Never-Sh0wn"  # noqa: S105 - a fake password asserted never to leak
 
+# Only this module's database: other test runs on the same server may hold advisory locks.
+ADVISORY_LOCKS = (
+    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
 
 @pytest.fixture(scope="module")
 def dbname(postgres_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
@@ -106,10 +112,11 @@ def _leftovers(dbname: str) -> dict[str, list[tuple[Any, ...]]]:
         "probe tables": sql(
             dbname, "SELECT relname FROM pg_class WHERE relname LIKE '\\_tidegate\\_probe\\_%%'"
         ),
-        "advisory locks": sql(dbname, "SELECT pid FROM pg_locks WHERE locktype = 'advisory'"),
+        "advisory locks": sql(dbname, ADVISORY_LOCKS),
         "connections": sql(
             dbname,
-            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'tidegate-health:%%'",
+            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'tidegate-health:%%' "
+            "AND datname = current_database()",
         ),
     }
 
@@ -229,7 +236,7 @@ def test_lock_held_by_a_run_fails_lock_free_naming_the_holder(
         assert f"tidegate:p:{ctx.run_id} (pid " in detail
         assert "user postgres" in detail
         # the holder still holds it: health neither took nor broke the run's lock
-        assert len(sql(dbname, "SELECT pid FROM pg_locks WHERE locktype = 'advisory'")) == 1
+        assert len(sql(dbname, ADVISORY_LOCKS)) == 1
     finally:
         holder.close()
     assert by_name(list(pg(url, table).health(ctx)))["lock free"].ok
