@@ -17,24 +17,23 @@ crash the checkpoint table says exactly which source rows are in the table (DESI
 version), ``SELECT 1``, "can write" (a probe table ``_tidegate_probe_<random>`` created and
 written, or the INSERT privilege on an existing target, in a transaction that is rolled back),
 and "lock free" (no other run holds the target's lock). It leaves nothing behind: no table, no
-lock, no open connection.
+lock, no open connection. It lives in ``_relational_health``, inherited from
+``RelationalHealthChecks``.
 
 Table and column types come from the Arrow schema through SQLAlchemy types compiled by the
-target's dialect (``arrow_to_sqlalchemy``), and every identifier is quoted by the dialect's own
-preparer, so hostile names (quotes, semicolons, keywords, non-ASCII) reach SQL as names only.
+target's dialect (``arrow_to_sqlalchemy`` in ``_relational_types``), and every identifier is
+quoted by the dialect's own preparer, so hostile names (quotes, semicolons, keywords, non-ASCII)
+reach SQL as names only.
 The SQL text is built by pure methods (``create_table_sql``, ``merge_sql``, ``swap_sql``...) so
 it can be checked against a dialect without a server (SQL Server is tested that way).
 
-A lock row in ``_tidegate_locks`` (``LockRow``) serves dialects without advisory locks.
+A lock row in ``_tidegate_locks`` (``LockRow`` in ``_lock_row``) serves dialects without
+advisory locks.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import socket
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pyarrow as pa
@@ -42,8 +41,20 @@ import pyarrow.compute as pc
 import structlog
 from pydantic import ConfigDict, Field, model_validator
 
-from tidegate.core.health import Check, timed
 from tidegate.core.protocols import Checkpoint
+from tidegate.destinations._lock_row import LOCK_TABLE, LockRow
+from tidegate.destinations._relational_health import (
+    PROBE_PREFIX,
+    RelationalHealthChecks,
+    _first_line,
+)
+from tidegate.destinations._relational_types import (
+    _type_text,
+    arrow_family,
+    arrow_to_sqlalchemy,
+    fits,
+    type_family,
+)
 from tidegate.errors import (
     ConfigError,
     DataError,
@@ -54,10 +65,7 @@ from tidegate.errors import (
 from tidegate.spec.settings import PluginSettings, Secret
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-
     from sqlalchemy.engine import URL, Connection, Dialect, Engine
-    from sqlalchemy.types import TypeEngine
 
     from tidegate.core.context import RunContext
 
@@ -75,18 +83,8 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 CHECKPOINT_TABLE = "_tidegate_checkpoints"
-LOCK_TABLE = "_tidegate_locks"
 STAGING_PREFIX = "_tidegate_staging_"
-PROBE_PREFIX = "_tidegate_probe_"
 _ORDINAL = "__tidegate_ordinal"
-_PRODUCTS = {
-    "postgresql": "PostgreSQL",
-    "sqlite": "SQLite",
-    "mssql": "SQL Server",
-    "mysql": "MySQL",
-    "mariadb": "MariaDB",
-    "oracle": "Oracle",
-}
 
 
 class RelationalSettings(PluginSettings):
@@ -133,131 +131,10 @@ class RelationalSettings(PluginSettings):
         return self
 
 
-# -- types ------------------------------------------------------------------------------------
-
-
-def arrow_to_sqlalchemy(  # noqa: PLR0911, PLR0912 - one flat dispatch over Arrow types reads best
-    arrow_type: pa.DataType, dialect: str
-) -> TypeEngine[Any]:
-    """The column type for ``arrow_type`` on ``dialect`` (postgresql, sqlite, mssql, ...).
-
-    Raises ``ValueError`` for Arrow types no SQL column can hold (lists, structs, maps...).
-    """
-    import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
-    from sqlalchemy.dialects import mssql  # noqa: PLC0415
-
-    t = arrow_type
-    on_mssql = dialect == "mssql"
-    if pa.types.is_dictionary(t):
-        return arrow_to_sqlalchemy(t.value_type, dialect)
-    if pa.types.is_boolean(t):
-        return sa.Boolean()
-    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
-        return sa.SmallInteger()
-    if pa.types.is_int32(t) or pa.types.is_uint16(t):
-        return sa.Integer()
-    if pa.types.is_int64(t) or pa.types.is_uint32(t):
-        return sa.BigInteger()
-    if pa.types.is_uint64(t):
-        return sa.Numeric(20, 0)
-    if pa.types.is_float16(t) or pa.types.is_float32(t):
-        return sa.REAL()
-    if pa.types.is_float64(t):
-        return mssql.FLOAT(53) if on_mssql else sa.Double()
-    if pa.types.is_decimal(t):
-        if on_mssql and t.precision > 38:
-            raise ValueError(f"SQL Server decimals hold at most 38 digits, not {t.precision}")
-        return sa.Numeric(t.precision, t.scale)
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
-        return mssql.NVARCHAR(None) if on_mssql else sa.Text()
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        if on_mssql:
-            return mssql.VARBINARY("max")  # type: ignore[no-untyped-call]
-        return sa.LargeBinary()
-    if pa.types.is_date(t):
-        return mssql.DATE() if on_mssql else sa.Date()
-    if pa.types.is_timestamp(t):
-        if on_mssql:
-            return mssql.DATETIMEOFFSET(7) if t.tz else mssql.DATETIME2(7)  # type: ignore[no-untyped-call]
-        return sa.DateTime(timezone=t.tz is not None)
-    if pa.types.is_time(t):
-        return mssql.TIME(6) if on_mssql else sa.Time()  # type: ignore[no-untyped-call]
-    raise ValueError(f"no SQL column type holds Arrow type {t}")
-
-
-def arrow_family(arrow_type: pa.DataType) -> str:
-    """The type family of an Arrow type, compared with ``type_family`` of the table's column."""
-    t = arrow_type
-    if pa.types.is_dictionary(t):
-        return arrow_family(t.value_type)
-    checks = (
-        ("null", pa.types.is_null),
-        ("boolean", pa.types.is_boolean),
-        ("integer", pa.types.is_integer),
-        ("float", pa.types.is_floating),
-        ("decimal", pa.types.is_decimal),
-        ("text", lambda x: pa.types.is_string(x) or pa.types.is_large_string(x)),
-        ("binary", lambda x: pa.types.is_binary(x) or pa.types.is_large_binary(x)),
-        ("binary", pa.types.is_fixed_size_binary),
-        ("date", pa.types.is_date),
-        ("time", pa.types.is_time),
-    )
-    for name, check in checks:
-        if check(t):
-            return name
-    if pa.types.is_timestamp(t):
-        return "timestamptz" if t.tz else "timestamp"
-    return "other"
-
-
-def type_family(sa_type: TypeEngine[Any]) -> str:  # noqa: PLR0911 - flat dispatch
-    """The type family of a reflected column type; ``other`` accepts anything."""
-    import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
-
-    if isinstance(sa_type, sa.Boolean):
-        return "boolean"
-    if isinstance(sa_type, sa.Integer):
-        return "integer"
-    if isinstance(sa_type, sa.Float):
-        return "float"
-    if isinstance(sa_type, sa.Numeric):
-        return "decimal"
-    if isinstance(sa_type, sa.DateTime):
-        tz = getattr(sa_type, "timezone", False) or type(sa_type).__name__ == "DATETIMEOFFSET"
-        return "timestamptz" if tz else "timestamp"
-    if isinstance(sa_type, sa.Date):
-        return "date"
-    if isinstance(sa_type, sa.Time):
-        return "time"
-    if isinstance(sa_type, sa.String | sa.Enum):
-        return "text"
-    if isinstance(sa_type, sa.LargeBinary | sa.types._Binary):
-        return "binary"
-    return "other"
-
-
-_FITS = {
-    "integer": {"integer", "decimal", "float"},
-    "float": {"float", "decimal"},
-    "decimal": {"decimal", "float"},
-    "date": {"date", "timestamp", "timestamptz"},
-    "timestamp": {"timestamp", "timestamptz"},
-}
-
-
-def fits(source: str, target: str, *, lenient_time: bool = False) -> bool:
-    """Whether data of family ``source`` may be stored in a column of family ``target``."""
-    if source in {"null", "other"} or target in {"other", source}:
-        return True
-    if lenient_time and {source, target} <= {"timestamp", "timestamptz"}:
-        return True
-    return target in _FITS.get(source, set())
-
-
 # -- the destination --------------------------------------------------------------------------
 
 
-class RelationalDestination:
+class RelationalDestination(RelationalHealthChecks):
     """A transactional, checkpointed, locked load into one table of a SQL database.
 
     Subclasses set ``kind``/``Settings``/``dialect_name`` and override the hooks: ``_bulk_insert``
@@ -660,160 +537,6 @@ class RelationalDestination:
             message, location=where, hint="check the table, schema, column names and types"
         )
 
-    # -- health -----------------------------------------------------------------------------
-
-    def health(self, ctx: RunContext) -> Iterator[Check]:
-        """Pre-flight checks: connect, select 1, can write, lock free, each timed.
-
-        They run on a connection of their own (never during a run): every write is rolled
-        back, a lock taken to test it is released, and the connection is closed at the end,
-        even when the caller stops iterating early. Nothing runs after a failed connect.
-        """
-        component = self.describe()
-        if self._conn is not None:
-            yield Check(
-                component=component,
-                name="connect",
-                ok=False,
-                seconds=0.0,
-                detail="the destination is open for a run; check its health before open()",
-            )
-            return
-        self._purpose = "health"
-        try:
-            connected = timed(component, "connect", lambda: self._probe_connect(ctx))
-            yield connected
-            if not connected.ok:
-                return
-            yield timed(component, "select 1", self._rolled_back(self._probe_select))
-            yield timed(component, "can write", self._rolled_back(self._probe_write))
-            yield timed(component, "lock free", self._rolled_back(self._probe_lock))
-        finally:
-            self._purpose = "run"
-            self._disconnect()
-
-    def _probe_connect(self, ctx: RunContext) -> str:
-        self._connect(ctx)
-        return self._server_version()
-
-    def _server_version(self) -> str:
-        """``PostgreSQL 15.19``: the product and version the dialect read when connecting."""
-        info = getattr(self.dialect, "server_version_info", None)
-        version = ".".join(str(part) for part in info) if info else "(version unknown)"
-        return f"{_PRODUCTS.get(self.dialect.name, self.dialect.name)} {version}"
-
-    def _rolled_back(self, probe: Callable[[], str]) -> Callable[[], str]:
-        """``probe``, followed by a ROLLBACK whatever it did (and however it ended)."""
-
-        def run() -> str:
-            from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - heavy, first use
-
-            try:
-                return probe()
-            except SQLAlchemyError as exc:  # untranslated: scrub it like every other error
-                raise self._classify(exc, "the check") from None
-            finally:
-                try:
-                    self.conn.rollback()
-                except SQLAlchemyError as exc:  # connection gone: nothing is left open
-                    log.warning("health_rollback_failed", error=self._scrub(_first_line(exc)))
-
-        return run
-
-    def _probe_select(self) -> str:
-        import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
-
-        # compiled by the dialect, so databases that need FROM DUAL get it
-        value = self._run(sa.select(sa.literal_column("1")), action="SELECT 1").scalar()
-        if value != 1:
-            raise DependencyError(
-                f"SELECT 1 returned {value!r}",
-                location=self._location(),
-                hint="check the database server",
-            )
-        return "ok"
-
-    def _probe_write(self) -> str:
-        """Existing target (append/merge): the INSERT right on it; else create a probe table.
-
-        Replace mode always creates (its staging table), so it is checked by creating.
-        """
-        if self.settings.mode != "replace" and self._has_table(self.table, self.schema):
-            return self._probe_insert()
-        return self._probe_create()
-
-    def _probe_insert(self) -> str:
-        """May we INSERT into the existing target? Default: a zero-row INSERT, rolled back."""
-        target = self.qualified(self.table)
-        self._execute(
-            f"INSERT INTO {target} SELECT * FROM {target} WHERE 1 = 0",
-            action=f"checking INSERT on table {self.target}",
-        )
-        return f"table {self.target} exists; INSERT allowed (zero-row insert, rolled back)"
-
-    def _probe_create(self) -> str:
-        """Create and write ``_tidegate_probe_<random>`` in the target schema, then roll back."""
-        probe = PROBE_PREFIX + secrets.token_hex(4)
-        name, column = self.qualified(probe), self.quote("probe")
-        where = f"schema {self.schema}" if self.schema else "the default schema"
-        try:
-            self._execute(
-                f"CREATE TABLE {name} ({column} INTEGER)",
-                action=f"creating a probe table in {where}",
-            )
-            self._execute(
-                f"INSERT INTO {name} ({column}) VALUES (1)", action="writing to a probe table"
-            )
-        finally:
-            self._drop_leftover(probe)
-        return f"created and wrote probe table {probe} in {where} (rolled back)"
-
-    def _drop_leftover(self, probe: str) -> None:
-        """Roll back, then drop the probe table if it survived (DDL that commits: MySQL)."""
-        from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - heavy, first use
-
-        try:
-            self.conn.rollback()
-            if self._has_table(probe, self.schema):
-                self._execute(self.drop_sql(probe), action="dropping the probe table")
-                self._commit_now("dropping the probe table")
-                log.warning("health_probe_table_dropped", table=probe)
-            self.conn.rollback()
-        except (SQLAlchemyError, TidegateError) as exc:  # the probe's own error matters more
-            log.warning(
-                "health_probe_cleanup_failed", table=probe, error=self._scrub(_first_line(exc))
-            )
-
-    def _probe_lock(self) -> str:
-        """Is the target's lock free? Default: no live ``_tidegate_locks`` row for it."""
-        return LockRow(self).check()
-
-    def _has_table(self, table: str, schema: str | None) -> bool:
-        from sqlalchemy import inspect  # noqa: PLC0415 - heavy, imported on first use
-        from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
-
-        try:
-            return bool(inspect(self.conn).has_table(table, schema=schema))
-        except DBAPIError as exc:
-            raise self._classify(exc, f"looking up table {table}") from None
-
-    def _disconnect(self) -> None:
-        """Roll back, close the connection and dispose of the engine; never raises."""
-        from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - heavy, first use
-
-        try:
-            if self._conn is not None:
-                try:
-                    self._conn.rollback()
-                    self._conn.close()
-                except SQLAlchemyError as exc:
-                    log.warning("destination_close_failed", error=self._scrub(_first_line(exc)))
-        finally:
-            self._conn = None
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = None
-
     # -- tables -----------------------------------------------------------------------------
 
     def _reflect(self, table: str) -> dict[str, tuple[str, str]] | None:
@@ -980,6 +703,10 @@ class RelationalDestination:
             self._lock.release()
             self._lock = None
 
+    def _probe_lock(self) -> str:
+        """Is the target's lock free? Default: no live ``_tidegate_locks`` row for it."""
+        return LockRow(self).check()
+
     # -- loading (hooks) --------------------------------------------------------------------
 
     def _bulk_insert(self, table: str, batch: pa.RecordBatch, batch_number: int) -> None:
@@ -1070,140 +797,6 @@ class RelationalDestination:
         self._bulk_insert(self.table, batch, batch_number)
 
 
-# -- lock row ---------------------------------------------------------------------------------
-
-
-class LockRow:
-    """A ``_tidegate_locks`` row per target, committed on its own, deleted at close.
-
-    A row left by a process that died on this host (its pid is gone) is stale and taken over; a
-    row from another host is reported with its host and pid, to be deleted by hand if stale.
-    """
-
-    def __init__(self, owner: RelationalDestination) -> None:
-        self.owner = owner
-        self.run_id: str | None = None
-
-    def _table(self) -> Any:
-        import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
-        from sqlalchemy.sql.elements import quoted_name as q  # noqa: PLC0415
-
-        return sa.Table(
-            q(LOCK_TABLE, quote=True),
-            sa.MetaData(),
-            sa.Column(q("target", quote=True), sa.Unicode(400), primary_key=True, key="target"),
-            sa.Column(q("run_id", quote=True), sa.Unicode(400), nullable=False, key="run_id"),
-            sa.Column(q("pid", quote=True), sa.Integer(), nullable=False, key="pid"),
-            sa.Column(q("host", quote=True), sa.Unicode(400), nullable=False, key="host"),
-            sa.Column(
-                q("acquired_at", quote=True), sa.Unicode(64), nullable=False, key="acquired_at"
-            ),
-        )
-
-    def acquire(self, ctx: RunContext) -> None:
-        """Insert the lock row, or fail naming the live holder."""
-        import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
-        from sqlalchemy.exc import DBAPIError, IntegrityError  # noqa: PLC0415
-
-        owner = self.owner
-        t = self._table()
-        try:
-            t.create(owner.conn, checkfirst=True)
-        except DBAPIError as exc:
-            raise owner._classify(exc, f"creating the {LOCK_TABLE} table") from None
-        owner._commit_now("creating the lock table")
-        held = owner._run(
-            sa.select(t).where(t.c.target == owner.target), action="reading the lock"
-        ).first()
-        host = socket.gethostname()
-        if held is not None:
-            if held.host == host and not _alive(int(held.pid)):
-                log.warning("destination_stale_lock_taken", target=owner.target, run=held.run_id)
-                owner._run(
-                    t.delete().where(t.c.target == owner.target, t.c.run_id == held.run_id),
-                    action="removing a stale lock",
-                )
-            else:
-                owner.conn.rollback()
-                raise self._held(held)
-        try:
-            owner._run(
-                t.insert().values(
-                    target=owner.target,
-                    run_id=ctx.run_id,
-                    pid=os.getpid(),
-                    host=host,
-                    acquired_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                ),
-                action="taking the lock",
-            )
-            owner._commit_now("taking the lock")
-        except (IntegrityError, DataError):
-            owner.conn.rollback()
-            held = owner._run(
-                sa.select(t).where(t.c.target == owner.target), action="reading the lock"
-            ).first()
-            owner.conn.rollback()
-            if held is None:
-                raise
-            raise self._held(held) from None
-        self.run_id = ctx.run_id
-
-    def check(self) -> str:
-        """Whether a run could take the lock now, without taking it; fails naming a live holder."""
-        import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
-
-        owner = self.owner
-        if not owner._has_table(LOCK_TABLE, None):
-            return f"free (no {LOCK_TABLE} table yet)"
-        t = self._table()
-        held = owner._run(
-            sa.select(t).where(t.c.target == owner.target), action="reading the lock"
-        ).first()
-        if held is None:
-            return "free"
-        if held.host == socket.gethostname() and not _alive(int(held.pid)):
-            return (
-                f"free: the lock of run {held.run_id} is stale (pid {held.pid} is gone) and "
-                "the next run takes it over"
-            )
-        raise self._held(held)
-
-    def _held(self, held: Any) -> DependencyError:
-        owner = self.owner
-        return DependencyError(
-            f"table {owner.target} is being loaded by run {held.run_id} (pid {held.pid} on "
-            f"host {held.host}, since {held.acquired_at})",
-            location=owner._location(),
-            hint="wait for that run to finish; if it is dead on another host, delete its row "
-            f"from {LOCK_TABLE}",
-        )
-
-    def release(self) -> None:
-        """Delete our lock row in its own transaction."""
-        if self.run_id is None:
-            return
-        owner = self.owner
-        t = self._table()
-        owner.conn.rollback()
-        owner._run(
-            t.delete().where(t.c.target == owner.target, t.c.run_id == self.run_id),
-            action="releasing the lock",
-        )
-        owner._commit_now("releasing the lock")
-        self.run_id = None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _check_names(schema: pa.Schema, location: str) -> None:
     seen: set[str] = set()
     for name in schema.names:
@@ -1220,16 +813,3 @@ def _check_names(schema: pa.Schema, location: str) -> None:
                 hint="rename one of them with a rename step",
             )
         seen.add(name)
-
-
-def _type_text(sa_type: TypeEngine[Any], dialect: Dialect) -> str:
-    try:
-        text: str = sa_type.compile(dialect=dialect)
-    except Exception:
-        return repr(sa_type)
-    return text
-
-
-def _first_line(error: Any) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
