@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tidegate import __version__
-from tidegate.app.logs import LEVELS, configure_logging
+from tidegate.app.logs import LEVELS, configure_logging, redact
 from tidegate.errors import ConfigError, InternalError, TidegateError
 
 __all__ = ["app", "main"]
@@ -53,11 +53,13 @@ SetOption = Annotated[
 
 
 def _fail(error: TidegateError) -> typer.Exit:
-    err.print(f"[bold red]error[/] ({error.kind}): {escape(error.message)}", highlight=False)
+    """Print ``error`` for a person, with the run's secrets masked, and exit with its code."""
+    message = escape(redact(error.message))
+    err.print(f"[bold red]error[/] ({error.kind}): {message}", highlight=False)
     if error.location:
-        err.print(f"  where: {error.location}", markup=False, highlight=False)
+        err.print(f"  where: {redact(error.location)}", markup=False, highlight=False)
     if error.hint:
-        err.print(f"  hint: {error.hint}", markup=False, highlight=False)
+        err.print(f"  hint: {redact(error.hint)}", markup=False, highlight=False)
     return typer.Exit(code=error.exit_code)
 
 
@@ -295,12 +297,12 @@ def main() -> None:
     try:
         app()
     except TidegateError as exc:
-        err.print(str(exc), markup=False, highlight=False)
+        err.print(redact(str(exc)), markup=False, highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted; nothing was committed by the interrupted run", highlight=False)
         sys.exit(130)
     except Exception as exc:
         wrapped = InternalError(f"unexpected {type(exc).__name__}: {exc}")
-        err.print(str(wrapped), markup=False, highlight=False)
+        err.print(redact(str(wrapped)), markup=False, highlight=False)
         sys.exit(1)

@@ -15,15 +15,25 @@ import structlog
 if TYPE_CHECKING:
     from tidegate.observability.logging import SecretRedactor
 
-__all__ = ["LEVELS", "configure_logging"]
+__all__ = ["LEVELS", "configure_logging", "redact"]
 
 LEVELS = ("debug", "info", "warning", "error")
+
+
+_active: list[SecretRedactor] = []
+"""The redactor of the current run, also applied to what the CLI prints itself."""
+
+
+def redact(text: str) -> str:
+    """``text`` with the current run's secrets masked, for output that bypasses the logs."""
+    return _active[0].redact(text) if _active else text
 
 
 def configure_logging(level: str, fmt: str, redactor: SecretRedactor | None = None) -> None:
     """Route structlog (and stdlib logging from libraries) to stderr at ``level`` in ``fmt``.
 
-    ``redactor`` masks the run's secrets; commands that hold no secrets may leave it out.
+    ``redactor`` masks the run's secrets in log lines and in ``redact``; commands that hold no
+    secrets may leave it out.
     """
     stream = sys.stderr
     if fmt == "auto":
@@ -34,6 +44,7 @@ def configure_logging(level: str, fmt: str, redactor: SecretRedactor | None = No
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     numeric = logging.getLevelNamesMapping()[level.upper()]
+    _active[:] = [redactor] if redactor else []
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
