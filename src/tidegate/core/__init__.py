@@ -4,12 +4,15 @@
 variables and knows no concrete source, step, destination or listener.
 """
 
-from tidegate.core.context import RunContext, new_run_id
+from tidegate.core.context import BatchCursor, RunContext, new_run_id
 from tidegate.core.health import Check, HealthChecked, timed
 from tidegate.core.protocols import (
     Checkpoint,
     Destination,
+    Finishing,
     Position,
+    Quarantines,
+    SchemaPeeked,
     Source,
     SourceBatch,
     Step,
@@ -19,16 +22,20 @@ from tidegate.core.registry import Registry
 from tidegate.core.runner import OnUnfinished, Runner, RunResult
 
 __all__ = [
+    "BatchCursor",
     "Check",
     "Checkpoint",
     "Destination",
+    "Finishing",
     "HealthChecked",
     "OnUnfinished",
     "Position",
+    "Quarantines",
     "Registry",
     "RunContext",
     "RunResult",
     "Runner",
+    "SchemaPeeked",
     "Source",
     "SourceBatch",
     "Step",

@@ -11,12 +11,24 @@ from uuid6 import uuid7
 if TYPE_CHECKING:
     from tidegate.events import Event, EventBus
 
-__all__ = ["RunContext", "new_run_id"]
+__all__ = ["BatchCursor", "RunContext", "new_run_id"]
 
 
 def new_run_id() -> str:
     """A UUIDv7 as text: unique, and sortable by start time so run listings need no extra key."""
     return str(uuid7())
+
+
+@dataclass
+class BatchCursor:
+    """The batch in flight, kept current by the runner for steps that report row positions.
+
+    ``first_row`` is the 1-based source row number of the batch's first row (counted across a
+    resume), so a step that sees rows one-to-one can say which source row failed.
+    """
+
+    number: int = 0
+    first_row: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +43,7 @@ class RunContext:
     pipeline: str
     bus: EventBus
     base_dir: Path = field(default_factory=Path.cwd)
+    batch: BatchCursor = field(default_factory=BatchCursor)
 
     def resolve(self, path: str | Path) -> Path:
         """Resolve a path from the settings against the pipeline's folder."""

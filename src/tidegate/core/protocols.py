@@ -13,18 +13,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     import pyarrow as pa
 
     from tidegate.core.context import RunContext
 
 __all__ = [
+    "QUARANTINE_COLUMNS",
+    "QUARANTINE_SUFFIX",
     "REASON_COLUMN",
+    "ROW_COLUMN",
+    "RULES_COLUMN",
     "Checkpoint",
     "Destination",
+    "Finishing",
     "Position",
+    "Quarantines",
     "ResumeChecked",
+    "SchemaPeeked",
     "Source",
     "SourceBatch",
     "Step",
@@ -35,7 +42,28 @@ Position = Mapping[str, Any]
 """Where a source stands after a batch, as JSON-serialisable values (row count, cursor, …)."""
 
 REASON_COLUMN = "_tidegate_reason"
-"""Column added to rejected rows that says why each row was split off."""
+"""Column added to rejected rows that says, for a person, why each row was split off."""
+
+RULES_COLUMN = "_tidegate_rules"
+"""Optional column of rejected rows: the ids of the rules a row failed, comma-separated."""
+
+ROW_COLUMN = "_tidegate_row"
+"""Optional column of rejected rows: the row's 1-based number in the source, when known."""
+
+QUARANTINE_SUFFIX = "__quarantine"
+"""A destination keeps the rows rejected on the way to ``<table>`` in ``<table>__quarantine``."""
+
+QUARANTINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_tidegate_qid", "string: unique id of the quarantined row, <run id>:<batch>:<index>"),
+    ("_tidegate_run_id", "string: the run that rejected the row"),
+    ("_tidegate_step", "string: the step that rejected it (replay resumes there)"),
+    ("_tidegate_batch", "int64: the batch number within that run"),
+    (ROW_COLUMN, "int64, nullable: the row's 1-based number in the source, when known"),
+    (RULES_COLUMN, "string, nullable: ids of the rules the row failed, comma-separated"),
+    (REASON_COLUMN, "string: why, for a person"),
+    ("_tidegate_quarantined_at", "timestamp[us, UTC]: when the row was rejected"),
+)
+"""Bookkeeping columns after the row's own columns in a quarantine, in this order, with types."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +132,18 @@ class ResumeChecked(Protocol):
 
 
 @runtime_checkable
+class SchemaPeeked(Protocol):
+    """A source that can tell the schema of its batches without reading the data itself.
+
+    ``tidegate validate`` uses it to check rules and steps against real column names before a
+    run; reading a header, file metadata or a ``LIMIT 0`` query is fine, reading rows is not.
+    """
+
+    def peek_schema(self, ctx: RunContext) -> pa.Schema | None:
+        """The schema batches will have, or None when it cannot be known cheaply."""
+
+
+@runtime_checkable
 class Step(Protocol):
     """Changes data one batch at a time."""
 
@@ -111,6 +151,18 @@ class Step(Protocol):
 
     def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch | StepResult:
         """Return the transformed batch, or a ``StepResult`` when rows are rejected."""
+
+
+@runtime_checkable
+class Finishing(Protocol):
+    """A step with checks over the whole run (row counts, freshness) made after the last batch.
+
+    The runner calls ``finish`` before the destination's final commit; raising there fails the
+    run and rolls back what was not committed yet.
+    """
+
+    def finish(self, ctx: RunContext) -> None:
+        """Make the end-of-run checks and report; raise a ``TidegateError`` to fail the run."""
 
 
 @runtime_checkable
@@ -146,3 +198,30 @@ class Destination(Protocol):
 
     def close(self) -> None:
         """Release the lock and connections; called after finish or rollback."""
+
+
+@runtime_checkable
+class Quarantines(Protocol):
+    """A destination that keeps rejected rows next to its target, in ``<table>__quarantine``.
+
+    Quarantined rows are written in the same transaction as the batch they were split from, so
+    a crash and resume neither loses nor repeats one. A row keeps its own columns, with their
+    types, followed by the ``QUARANTINE_COLUMNS``. ``read_quarantine`` and ``read_target`` may
+    be called after ``open``; ``write_quarantine`` and ``delete_quarantine`` after ``start``,
+    inside the open transaction.
+    """
+
+    def quarantine_name(self) -> str:
+        """Where the quarantine lives, for messages: a table name or a file path."""
+
+    def write_quarantine(self, rows: pa.RecordBatch) -> None:
+        """Append rows; create the quarantine on first use and add columns it lacks."""
+
+    def read_quarantine(self, *, run_id: str | None = None) -> pa.Table:
+        """Quarantined rows (of one run, or all), oldest first; empty when there are none."""
+
+    def delete_quarantine(self, qids: Sequence[str]) -> int:
+        """Remove rows by ``_tidegate_qid``; return how many were removed."""
+
+    def read_target(self, columns: Sequence[str]) -> pa.Table:
+        """The distinct values of ``columns`` in the target; empty when it does not exist."""
