@@ -238,7 +238,7 @@ def _validate(
 
     values = {**raw, "file": file, "base_dir": file.parent}
     try:
-        return PipelineSpec.model_validate(values)
+        spec = PipelineSpec.model_validate(values)
     except ValidationError as exc:
         problems.extend(
             validation_problems(
@@ -252,6 +252,8 @@ def _validate(
             )
         )
         return None
+    spec._where = locator
+    return spec
 
 
 class _Plugins:

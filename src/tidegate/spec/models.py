@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path  # noqa: TC003 - pydantic resolves annotations at runtime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny, field_validator
 
+from tidegate.errors import Problem
+from tidegate.spec.quality import QualitySpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.settings import PluginSettings  # noqa: TC001 - needed at runtime by pydantic
 
 __all__ = [
@@ -92,7 +94,27 @@ class PipelineSpec(BaseModel):
     logging: LoggingSpec = Field(
         default_factory=LoggingSpec, description="Log level and format of a run."
     )
+    quality: QualitySpec | None = Field(
+        default=None, description="Data-quality rules checked on every batch before loading."
+    )
     file: Path = Field(description="The pipeline file, absolute (set by the loader).")
     base_dir: Path = Field(
         description="The pipeline file's folder; relative paths in settings resolve against it."
     )
+
+    _where: Any = PrivateAttr(default=None)
+
+    def problem(
+        self, path: tuple[str | int, ...], message: str, hint: str | None = None
+    ) -> Problem:
+        """A problem found after loading, located at the file and line ``path`` came from."""
+        if self._where is None:
+            return Problem(
+                file=str(self.file),
+                line=None,
+                path=".".join(map(str, path)),
+                message=message,
+                hint=hint,
+            )
+        located: Problem = self._where.problem(path, message, hint)
+        return located

@@ -8,16 +8,15 @@ error. It may return a RecordBatch, a Table (combined into one batch) or a ``Ste
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 from pydantic import Field
 
+from tidegate.core.imports import import_function
 from tidegate.core.protocols import StepResult
-from tidegate.errors import ConfigError, InternalError, TidegateError
+from tidegate.errors import InternalError, TidegateError
 from tidegate.spec.settings import PluginSettings
 from tidegate.transform._common import table_to_batch
 
@@ -77,46 +76,13 @@ class PythonStep:
         )
 
     def _import(self, ctx: RunContext | None) -> Callable[[pa.RecordBatch], Any]:
-        spec = self.settings.function
+        folder = None
         if self.settings.pythonpath is not None:
             folder = (
                 ctx.resolve(self.settings.pythonpath)
                 if ctx
                 else Path(self.settings.pythonpath).expanduser()
             )
-            if not folder.is_dir():
-                raise ConfigError(
-                    f"python step {self.name!r}: pythonpath folder does not exist",
-                    location=str(folder),
-                    hint="point pythonpath at the folder that holds your module",
-                )
-            if str(folder) not in sys.path:
-                sys.path.insert(0, str(folder))
-        module_name, sep, attr = spec.partition(":")
-        if not sep:
-            module_name, _, attr = spec.rpartition(".")
-        if not module_name or not attr:
-            raise ConfigError(
-                f"python step {self.name!r}: function {spec!r} is not of the form "
-                "package.module:func",
-                hint="write function: mypackage.transforms:clean",
-            )
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ConfigError(
-                f"python step {self.name!r}: cannot import module {module_name!r}: {exc}",
-                hint="check the module name, install it, or set pythonpath to its folder",
-            ) from exc
-        function = getattr(module, attr, None)
-        if function is None:
-            raise ConfigError(
-                f"python step {self.name!r}: module {module_name!r} has no attribute {attr!r}",
-                hint="check the function's name",
-            )
-        if not callable(function):
-            raise ConfigError(
-                f"python step {self.name!r}: {spec} is a {type(function).__name__}, not a function",
-                hint="name a function that takes a RecordBatch and returns one",
-            )
-        return function  # type: ignore[no-any-return]
+        return import_function(
+            self.settings.function, folder=folder, owner=f"python step {self.name!r}"
+        )
