@@ -27,6 +27,7 @@ __all__ = [
     "EventBus",
     "Listener",
     "PreflightChecked",
+    "QualityMeasured",
     "RowsRejected",
     "RunFinished",
     "RunResumed",
@@ -112,6 +113,27 @@ class RowsRejected(Event):
     batch: int
     rows: int
     reasons: Mapping[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityMeasured(Event):
+    """The quality of a run's data, measured by its rules (see docs/quality.md).
+
+    ``dimensions`` maps completeness, validity, uniqueness, timeliness and consistency to a
+    share in 0..1, or None when no rule measures it; ``score`` is their mean as 0..100 (None
+    when nothing was measured). ``columns`` holds per-column shares, ``rules`` one mapping per
+    rule (id, type, column, severity, on_fail, checked, failed, passed). ``final`` is False
+    when the run stopped early, so the figures cover the rows checked until then.
+    """
+
+    step: str
+    rows: int
+    rejected: int
+    score: float | None
+    dimensions: Mapping[str, float | None]
+    columns: Mapping[str, Mapping[str, float | None]]
+    rules: tuple[Mapping[str, Any], ...]
+    final: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -111,6 +111,7 @@ def secret_values(spec: PipelineSpec) -> Iterator[str]:
     """Every secret value held by the spec's plugin settings, for log redaction."""
     for plugin in (spec.source, *spec.steps, spec.destination):
         yield from _secrets_in(plugin.settings)
+    yield from _secrets_in(spec.quality)
 
 
 def _secrets_in(value: Any) -> Iterator[str]:

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tidegate.spec.settings import Secret  # noqa: TC001 - needed at runtime by pydantic
+
 __all__ = [
     "COLUMN_ONLY",
     "RULE_TYPES",
@@ -206,7 +208,7 @@ class Rule(BaseModel):
     duckdb: str | None = Field(
         default=None, description="referential: DuckDB database file to read the keys from."
     )
-    url: str | None = Field(
+    url: Secret | None = Field(
         default=None,
         description="referential: SQLAlchemy URL of a database to read the keys from "
         "(env:/file: secret references allowed).",

@@ -1,0 +1,209 @@
+"""Evaluates a rule set over batches: which rows fail which rule, with state across batches.
+
+Per batch, one compiled DuckDB query yields a pass/fail column per SQL rule and a key hash per
+``unique`` rule; ``custom`` rules call the user's vectorized function. Rules that span the run
+keep compact state only: the sorted 64-bit hashes of the keys seen so far (8 bytes a key, so a
+duplicate that straddles two batches is caught), the running row count, the newest timestamp.
+
+Hashes can collide: with 64 bits, the chance that two of ten million distinct keys share a hash
+is about 3 in a million, and such a pair would be reported as a duplicate. That is the price of
+not keeping the keys themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tidegate.core.imports import import_function
+from tidegate.errors import ConfigError, DataError, InternalError, TidegateError
+from tidegate.quality.compiler import INPUT, CompiledQuery, RuleSchemaError, compile_rules
+from tidegate.quality.referential import References
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+
+    from tidegate.spec.quality import Rule
+
+__all__ = ["RuleChecker"]
+
+_EMPTY = np.empty(0, dtype=np.uint64)
+
+
+class RuleChecker:
+    """Holds the compiled rules and the cross-batch state of one run."""
+
+    def __init__(self, rules: Sequence[Rule], *, base_dir: Path, now: dt.datetime) -> None:
+        import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
+
+        self.rules = tuple(rules)
+        self.base_dir = base_dir
+        self.now = now
+        self._con = duckdb.connect(":memory:")
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._references = References(self._con, base_dir)
+        self._queries: dict[pa.Schema, CompiledQuery] = {}
+        self._seen: dict[str, np.ndarray] = {}
+        self._newest: dict[str, Any] = {}
+        self._functions: dict[str, Callable[..., Any]] = {}
+        self.rows = 0
+
+    def problems(self, schema: pa.Schema) -> list[RuleSchemaError]:
+        """What keeps the rules from running on batches of ``schema`` (empty when they can)."""
+        try:
+            query, problems = self._compile(schema)
+        except RuleSchemaError as problem:
+            return [problem]
+        if not problems:
+            try:
+                self._run(query, pa.RecordBatch.from_pylist([], schema=schema))
+            except DataError as exc:
+                problems.append(RuleSchemaError(self.rules[0], exc.message, exc.hint))
+        return problems
+
+    def check(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
+        """The rows of ``batch`` failing each rule (True = failed), for rules that failed."""
+        query = self._queries.get(batch.schema)
+        if query is None:
+            query, problems = self._compile(batch.schema)
+            if problems:
+                first = problems[0]
+                raise ConfigError(first.message, hint=first.hint)
+        self.rows += batch.num_rows
+        failed: dict[str, np.ndarray] = {}
+        result = self._run(query, batch)
+        for index, rule in enumerate(query.predicates):
+            passed = result.column(f"p{index}").to_numpy(zero_copy_only=False)
+            if not passed.all():
+                failed[rule.rule_id] = ~passed
+        for index, rule in enumerate(query.hashes):
+            dupes = self._duplicates(rule.rule_id, result.column(f"h{index}"))
+            if dupes.any():
+                failed[rule.rule_id] = dupes
+        for rule in self.rules:
+            if rule.type == "custom":
+                mask = self._custom(rule, batch)
+                if mask.any():
+                    failed[rule.rule_id] = mask
+            elif rule.type == "freshness":
+                self._observe_newest(rule, batch)
+        return failed
+
+    def newest(self, rule: Rule) -> Any:
+        """The newest value of a freshness rule's column seen so far (None when all null)."""
+        return self._newest.get(rule.rule_id)
+
+    def _compile(self, schema: pa.Schema) -> tuple[CompiledQuery, list[RuleSchemaError]]:
+        empty = pa.RecordBatch.from_pylist([], schema=schema)
+        self._con.register(INPUT, empty)
+        try:
+            described = self._con.execute(f"DESCRIBE SELECT * FROM {INPUT}").fetchall()
+        finally:
+            self._con.unregister(INPUT)
+        types = {str(row[0]): str(row[1]) for row in described}
+        query, problems = compile_rules(
+            self.rules, types, now=self.now, references=self._references
+        )
+        if not problems:
+            self._queries[schema] = query
+        return query, problems
+
+    def _run(self, query: CompiledQuery, batch: pa.RecordBatch) -> pa.Table:
+        import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
+
+        self._con.register(INPUT, batch)
+        try:
+            table: pa.Table = self._con.sql(query.sql, params=query.params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise DataError(
+                f"quality rules could not be evaluated: {str(exc).strip()}",
+                hint="an expression rule may compare values of different types; fix its SQL",
+            ) from exc
+        finally:
+            self._con.unregister(INPUT)
+        return table.combine_chunks()
+
+    def _duplicates(self, rule_id: str, hashes: pa.ChunkedArray) -> np.ndarray:
+        """Rows whose key was seen before, in this batch or an earlier one (first one passes)."""
+        valid = pc.is_valid(hashes).to_numpy(zero_copy_only=False)
+        keys = pc.fill_null(hashes, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
+        positions = np.flatnonzero(valid)
+        present = keys[positions]
+        dupes = np.zeros(len(keys), dtype=bool)
+        if present.size == 0:
+            return dupes
+        order = np.argsort(present, kind="stable")
+        ordered = present[order]
+        repeat = np.zeros(len(ordered), dtype=bool)
+        repeat[1:] = ordered[1:] == ordered[:-1]
+        in_batch = np.empty_like(repeat)
+        in_batch[order] = repeat
+        seen = self._seen.get(rule_id, _EMPTY)
+        if seen.size:
+            at = np.searchsorted(seen, present)
+            earlier = seen[np.minimum(at, seen.size - 1)] == present
+        else:
+            earlier = np.zeros(len(present), dtype=bool)
+        dupes[positions] = in_batch | earlier
+        new = ordered[~repeat]
+        if seen.size:
+            new = new[seen[np.minimum(np.searchsorted(seen, new), seen.size - 1)] != new]
+        merged = np.concatenate([seen, new])
+        merged.sort(kind="stable")
+        self._seen[rule_id] = merged
+        return dupes
+
+    def _custom(self, rule: Rule, batch: pa.RecordBatch) -> np.ndarray:
+        function = self._functions.get(rule.rule_id)
+        if function is None:
+            assert rule.function is not None  # noqa: S101 - guaranteed by the spec's validation
+            folder = self.base_dir / rule.pythonpath if rule.pythonpath else None
+            function = import_function(
+                rule.function, folder=folder, owner=f"quality rule {rule.rule_id!r}"
+            )
+            self._functions[rule.rule_id] = function
+        data = batch.select(list(rule.columns)) if rule.columns else batch
+        try:
+            result = function(data)
+        except TidegateError:
+            raise
+        except Exception as exc:
+            raise InternalError(
+                f"quality rule {rule.rule_id!r}: {rule.function} raised "
+                f"{type(exc).__name__}: {exc}",
+                hint="fix the function; the traceback above shows where it failed",
+            ) from exc
+        try:
+            array = (
+                pa.array(result, type=pa.bool_())
+                if not isinstance(result, pa.Array | pa.ChunkedArray)
+                else result
+            )
+            passed = pc.fill_null(array.cast(pa.bool_()), True).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+            raise InternalError(
+                f"quality rule {rule.rule_id!r}: {rule.function} returned "
+                f"{type(result).__name__}, not a boolean array",
+                hint="return a pyarrow boolean array (True for good rows), one value per row",
+            ) from exc
+        if len(passed) != batch.num_rows:
+            raise InternalError(
+                f"quality rule {rule.rule_id!r}: {rule.function} returned {len(passed)} values "
+                f"for {batch.num_rows} rows",
+                hint="return exactly one boolean per row of the batch",
+            )
+        return np.asarray(~passed, dtype=bool)
+
+    def _observe_newest(self, rule: Rule, batch: pa.RecordBatch) -> None:
+        assert rule.column is not None  # noqa: S101 - freshness is a column rule
+        newest = pc.max(batch.column(batch.schema.get_field_index(rule.column))).as_py()
+        if newest is None:
+            return
+        current = self._newest.get(rule.rule_id)
+        if current is None or newest > current:
+            self._newest[rule.rule_id] = newest
