@@ -113,6 +113,7 @@ class RowsRejected(Event):
     batch: int
     rows: int
     reasons: Mapping[str, int]
+    quarantine: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -145,7 +145,11 @@ class SchemaPeeked(Protocol):
 
 @runtime_checkable
 class Step(Protocol):
-    """Changes data one batch at a time."""
+    """Changes data one batch at a time.
+
+    A step may declare ``keeps_rows = True`` (a class attribute) when its output row *i* is
+    always its input row *i*: then a later step can still name a row by its source row number.
+    """
 
     name: str
 

@@ -15,12 +15,25 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import structlog
 
 from tidegate.core.health import HealthChecked
-from tidegate.core.protocols import REASON_COLUMN, Checkpoint, ResumeChecked, StepResult
+from tidegate.core.protocols import (
+    QUARANTINE_COLUMNS,
+    REASON_COLUMN,
+    ROW_COLUMN,
+    RULES_COLUMN,
+    Checkpoint,
+    Finishing,
+    Quarantines,
+    ResumeChecked,
+    StepResult,
+)
 from tidegate.core.readahead import read_ahead
 from tidegate.errors import ConfigError, DataError, DependencyError, InternalError, TidegateError
 from tidegate.events import (
@@ -37,8 +50,6 @@ from tidegate.events import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    import pyarrow as pa
 
     from tidegate.core.context import RunContext
     from tidegate.core.protocols import Destination, Position, Source, Step
@@ -177,6 +188,8 @@ class Runner:
                         continue
                     batch, skip = batch.slice(skip), 0
                 number += 1
+                ctx.batch.number = number
+                ctx.batch.first_row = consumed + 1
                 consumed += batch.num_rows
                 position = dict(item.position)
                 self._one_batch(number, batch, item.rejected, position)
@@ -203,6 +216,10 @@ class Runner:
                     location=self.source.describe(),
                     hint="the source changed since that run; start over with --fresh",
                 )
+            for step in self.steps:
+                if isinstance(step, Finishing):
+                    with structlog.contextvars.bound_contextvars(step=step.name):
+                        step.finish(ctx)
             destination.finish(
                 Checkpoint(
                     pipeline=ctx.pipeline,
@@ -328,7 +345,7 @@ class Runner:
             if isinstance(output, StepResult):
                 batch = output.batch
                 if output.rejected is not None and output.rejected.num_rows:
-                    self._reject(step.name, number, output.rejected)
+                    self._reject(step.name, number, output.rejected, quarantine=True)
             else:
                 batch = output
             self.ctx.emit(
@@ -344,8 +361,19 @@ class Runner:
             )
         return batch
 
-    def _reject(self, step: str, number: int, rejected: pa.RecordBatch) -> None:
+    def _reject(
+        self, step: str, number: int, rejected: pa.RecordBatch, *, quarantine: bool = False
+    ) -> None:
+        """Count and report rejected rows; a step's go to the destination's quarantine.
+
+        A source keeps the input it cannot parse on its own (a CSV source's quarantine file):
+        those rows have no columns to put in a table yet.
+        """
         self._counts["rejected"] += rejected.num_rows
+        kept_in: str | None = None
+        if quarantine and isinstance(self.destination, Quarantines):
+            self.destination.write_quarantine(self._quarantine_rows(step, number, rejected))
+            kept_in = self.destination.quarantine_name()
         reasons: dict[str, int] = {}
         if REASON_COLUMN in rejected.schema.names:
             counts = rejected.column(REASON_COLUMN).value_counts()
@@ -358,5 +386,35 @@ class Runner:
                 batch=number,
                 rows=rejected.num_rows,
                 reasons=reasons,
+                quarantine=kept_in,
             )
         )
+
+    def _quarantine_rows(self, step: str, number: int, rejected: pa.RecordBatch) -> pa.RecordBatch:
+        """The rejected rows, then the bookkeeping columns in ``QUARANTINE_COLUMNS`` order."""
+        rows = rejected.num_rows
+        given = {
+            name: rejected.column(name)
+            for name in (ROW_COLUMN, RULES_COLUMN, REASON_COLUMN)
+            if name in rejected.schema.names
+        }
+        own = [name for name in rejected.schema.names if name not in given]
+        index = pa.array(range(rows), type=pa.int64()).cast(pa.string())
+        prefix = f"{self.ctx.run_id}:{number}:"
+        made: dict[str, pa.Array] = {
+            "_tidegate_qid": pc.binary_join_element_wise(prefix, index, ""),
+            "_tidegate_run_id": pa.repeat(self.ctx.run_id, rows),
+            "_tidegate_step": pa.repeat(step, rows),
+            "_tidegate_batch": pa.repeat(pa.scalar(number, pa.int64()), rows),
+            ROW_COLUMN: given.get(ROW_COLUMN, pa.nulls(rows, type=pa.int64())),
+            RULES_COLUMN: given.get(RULES_COLUMN, pa.nulls(rows, type=pa.string())),
+            REASON_COLUMN: given.get(REASON_COLUMN, pa.repeat(f"rejected by {step}", rows)),
+            "_tidegate_quarantined_at": pa.repeat(
+                pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), rows
+            ),
+        }
+        names = own + [name for name, _ in QUARANTINE_COLUMNS]
+        arrays = [rejected.column(name) for name in own] + [
+            made[name] for name, _ in QUARANTINE_COLUMNS
+        ]
+        return pa.RecordBatch.from_arrays(arrays, names=names)

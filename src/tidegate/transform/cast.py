@@ -46,6 +46,7 @@ class CastStep:
     """Converts the listed columns to the listed types."""
 
     kind: ClassVar[str] = "cast"
+    keeps_rows: ClassVar[bool] = True
     Settings: ClassVar[type[PluginSettings]] = CastSettings
 
     def __init__(self, settings: CastSettings, *, name: str) -> None:

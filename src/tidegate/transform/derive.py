@@ -35,6 +35,7 @@ class DeriveStep:
     """Computes columns from SQL expressions, keeping every existing column and row."""
 
     kind: ClassVar[str] = "derive"
+    keeps_rows: ClassVar[bool] = True
     Settings: ClassVar[type[PluginSettings]] = DeriveSettings
 
     def __init__(self, settings: DeriveSettings, *, name: str) -> None:

@@ -28,6 +28,7 @@ class RenameStep:
     """Renames columns without touching the data (zero-copy)."""
 
     kind: ClassVar[str] = "rename"
+    keeps_rows: ClassVar[bool] = True
     Settings: ClassVar[type[PluginSettings]] = RenameSettings
 
     def __init__(self, settings: RenameSettings, *, name: str) -> None:

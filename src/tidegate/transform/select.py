@@ -35,6 +35,7 @@ class SelectStep:
     """Projects each batch onto a fixed list of columns."""
 
     kind: ClassVar[str] = "select"
+    keeps_rows: ClassVar[bool] = True
     Settings: ClassVar[type[PluginSettings]] = SelectSettings
 
     def __init__(self, settings: SelectSettings, *, name: str) -> None:
