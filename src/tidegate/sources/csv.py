@@ -19,6 +19,11 @@ A malformed row never crashes the run blindly and never vanishes silently:
 pyarrow numbers records from the top of the file without counting blank lines; errors map
 that number back to the physical line. With ``newlines_in_values: true`` (or a UTF-16/32
 encoding) a record may not start on its own line, so locations say ``record N`` instead.
+
+Column types not declared in ``columns`` are inferred from the first block only: pyarrow's
+streaming reader then fixes the schema, and a later value that does not fit (text in a column
+inferred as int64) fails the read rather than widening the type. ``peek_schema`` opens the
+reader exactly as ``read`` does and returns that schema, so it parses one block, never the file.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import structlog
 from pydantic import Field, field_validator, model_validator
 
 from tidegate.core.protocols import REASON_COLUMN, SourceBatch
-from tidegate.errors import ConfigError, DataError
+from tidegate.errors import ConfigError, DataError, TidegateError
 from tidegate.sources._files import (
     RecordLines,
     existing_file,
@@ -49,7 +54,7 @@ from tidegate.spec.settings import PluginSettings
 from tidegate.spec.types import TYPE_NAMES, ColumnTypes
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from tidegate.core.context import RunContext
@@ -137,6 +142,11 @@ class CsvSettings(PluginSettings):
         return self
 
 
+def _skip_row(_row: Any) -> str:
+    """An invalid-row handler that sets nothing aside: the row is skipped, as in quarantine."""
+    return "skip"
+
+
 @dataclass(slots=True)
 class _Quarantine:
     """Collects invalid rows from pyarrow's handler and writes them to the quarantine file."""
@@ -216,12 +226,24 @@ class CsvSource:
         """Check that the input file(s) exist and can be read."""
         yield readable_check(ctx, self.settings.path, self.describe())
 
+    def peek_schema(self, ctx: RunContext) -> pa.Schema:
+        """The schema of every batch, from the header and the first block's inferred types.
+
+        Malformed rows in the first block fail (or, when quarantined, are skipped) as in
+        ``read``, since they take part in the inference; nothing is written to the quarantine.
+        """
+        path = self._checked_path(ctx)
+        quarantining = self.settings.on_malformed == "quarantine"
+        try:
+            reader = self._started(path, on_invalid=_skip_row if quarantining else None)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise self._failure(path, exc) from exc
+        schema: pa.Schema = reader.schema
+        reader.close()
+        return schema
+
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
-        path = existing_file(ctx, self.settings.path)
-        if self._ascii_compatible:
-            problem = not_text_error(path, head_bytes(path), expected="CSV")
-            if problem is not None:
-                raise problem
+        path = self._checked_path(ctx)
         quarantine: _Quarantine | None = None
         if self.settings.on_malformed == "quarantine":
             target = self.settings.quarantine_path or (
@@ -248,11 +270,43 @@ class CsvSource:
                         quarantine=str(quarantine.path),
                     )
 
+    def _checked_path(self, ctx: RunContext) -> Path:
+        """The resolved file, refused when missing or when it is clearly not text."""
+        path = existing_file(ctx, self.settings.path)
+        if self._ascii_compatible:
+            problem = not_text_error(path, head_bytes(path), expected="CSV")
+            if problem is not None:
+                raise problem
+        return path
+
+    def _started(
+        self, path: Path, *, on_invalid: Callable[[Any], str] | None
+    ) -> pacsv.CSVStreamingReader:
+        """The reader as ``read`` uses it, its schema checked against the declared columns.
+
+        Opening parses the first block and fixes the schema; with an invalid-row handler the
+        file is parsed on one thread, as pyarrow only reports row numbers then.
+        """
+        reader = self._open(path, threads=on_invalid is None, on_invalid=on_invalid)
+        self._check_schema(path, reader.schema)
+        return reader
+
+    def _failure(self, path: Path, exc: pa.ArrowInvalid | OSError) -> TidegateError:
+        """The located error for a failure of pyarrow's reader on ``path``."""
+        if isinstance(exc, pa.ArrowInvalid):
+            return self._explain(path, exc)
+        return ConfigError(
+            f"cannot read file: {exc}",
+            location=str(path),
+            hint="check the file's permissions and that it is not being written",
+        )
+
     def _stream(self, path: Path, quarantine: _Quarantine | None) -> Iterator[SourceBatch]:
         rows = 0
         try:
-            reader = self._open(path, threads=quarantine is None, quarantine=quarantine)
-            self._check_schema(path, reader.schema)
+            reader = self._started(
+                path, on_invalid=quarantine.handle if quarantine is not None else None
+            )
             for batch in reader:
                 rows += batch.num_rows
                 rejected = quarantine.drain() if quarantine is not None else None
@@ -264,21 +318,15 @@ class CsvSource:
             if rows == 0 or rejected is not None:
                 empty = pa.RecordBatch.from_pylist([], schema=reader.schema)
                 yield SourceBatch(empty, {"rows": rows}, rejected)
-        except pa.ArrowInvalid as exc:
-            raise self._explain(path, exc) from exc
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read file: {exc}",
-                location=str(path),
-                hint="check the file's permissions and that it is not being written",
-            ) from exc
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise self._failure(path, exc) from exc
 
     def _open(
         self,
         path: Path,
         *,
         threads: bool,
-        quarantine: _Quarantine | None = None,
+        on_invalid: Callable[[Any], str] | None = None,
         extra_types: dict[str, pa.DataType] | None = None,
     ) -> pacsv.CSVStreamingReader:
         s = self.settings
@@ -299,7 +347,7 @@ class CsvSource:
             escape_char=s.escape_char if s.escape_char is not None else False,
             double_quote=s.escape_char is None,
             newlines_in_values=s.newlines_in_values,
-            invalid_row_handler=quarantine.handle if quarantine is not None else None,
+            invalid_row_handler=on_invalid,
         )
         convert = pacsv.ConvertOptions(column_types={**self._types, **(extra_types or {})})
         if s.null_values is not None:

@@ -7,6 +7,10 @@ physical line and the field at fault (only on that error path).
 
 Declared ``date32``/``date64``/``time64`` columns are read as JSON strings and cast, since the
 JSON reader converts only numbers, booleans, strings, timestamps and decimals itself.
+
+The reader fixes the schema after the first block: a field that changes type or first appears
+later fails the read. So ``peek_schema`` opens the reader as ``read`` does, parses that one
+block and conforms its schema to the declared columns like an empty result.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pyarrow.json as pajson
 from pydantic import Field
 
 from tidegate.core.protocols import SourceBatch
-from tidegate.errors import ConfigError, DataError
+from tidegate.errors import ConfigError, DataError, TidegateError
 from tidegate.sources._files import existing_file, head_bytes, not_text_error, readable_check
 from tidegate.sources._types import conform, parse_types
 from tidegate.spec.settings import PluginSettings
@@ -85,49 +89,74 @@ class JsonlSource:
         """Check that the input file(s) exist and can be read."""
         yield readable_check(ctx, self.settings.path, self.describe())
 
+    def peek_schema(self, ctx: RunContext) -> pa.Schema:
+        """The schema of every batch: the first block's fields with the declared types."""
+        path = self._checked_path(ctx)
+        try:
+            reader = self._open(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise self._failure(path, exc, None) from exc
+        schema: pa.Schema = self._empty(reader.schema, path).schema
+        reader.close()
+        return schema
+
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
-        path = existing_file(ctx, self.settings.path)
-        problem = not_text_error(path, head_bytes(path), expected="JSON lines")
-        if problem is not None:
-            raise problem
-        native = {
-            name: (pa.string() if pa.types.is_temporal(t) and not pa.types.is_timestamp(t) else t)
-            for name, t in self._types.items()
-        }
+        path = self._checked_path(ctx)
         rows = 0
         schema: pa.Schema | None = None
         try:
-            reader = pajson.open_json(
-                str(path),
-                read_options=pajson.ReadOptions(block_size=self.settings.block_size),
-                parse_options=pajson.ParseOptions(
-                    explicit_schema=pa.schema(list(native.items())),
-                    unexpected_field_behavior="infer",
-                ),
-            )
+            reader = self._open(path)
             for raw in reader:
                 batch = conform(raw, declared=self._types, established=schema, location=str(path))
                 schema = batch.schema
                 rows += batch.num_rows
                 yield SourceBatch(batch, {"rows": rows})
             if rows == 0:
-                empty = pa.RecordBatch.from_pylist([], schema=reader.schema)
-                yield SourceBatch(
-                    conform(empty, declared=self._types, established=None, location=str(path)),
-                    {"rows": 0},
-                )
-        except pa.ArrowInvalid as exc:
-            raise self._explain(path, exc, schema) from exc
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read file: {exc}",
-                location=str(path),
-                hint="check the file's permissions",
-            ) from exc
+                yield SourceBatch(self._empty(reader.schema, path), {"rows": 0})
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise self._failure(path, exc, schema) from exc
+
+    def _checked_path(self, ctx: RunContext) -> Path:
+        """The resolved file, refused when missing or when it is clearly not text."""
+        path = existing_file(ctx, self.settings.path)
+        problem = not_text_error(path, head_bytes(path), expected="JSON lines")
+        if problem is not None:
+            raise problem
+        return path
+
+    def _open(self, path: Path) -> pajson.JSONStreamingReader:
+        """pyarrow's reader, which parses the first block and fixes the schema on opening."""
+        native = {
+            name: (pa.string() if pa.types.is_temporal(t) and not pa.types.is_timestamp(t) else t)
+            for name, t in self._types.items()
+        }
+        return pajson.open_json(
+            str(path),
+            read_options=pajson.ReadOptions(block_size=self.settings.block_size),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=pa.schema(list(native.items())),
+                unexpected_field_behavior="infer",
+            ),
+        )
+
+    def _empty(self, schema: pa.Schema, path: Path) -> pa.RecordBatch:
+        """A batch without rows, shaped like the batches read from a file of ``schema``."""
+        empty = pa.RecordBatch.from_pylist([], schema=schema)
+        return conform(empty, declared=self._types, established=None, location=str(path))
+
+    def _failure(
+        self, path: Path, exc: pa.ArrowInvalid | OSError, schema: pa.Schema | None
+    ) -> TidegateError:
+        """The located error for a failure of pyarrow's reader after batches of ``schema``."""
+        if isinstance(exc, pa.ArrowInvalid):
+            return self._explain(path, exc, schema)
+        return ConfigError(
+            f"cannot read file: {exc}", location=str(path), hint="check the file's permissions"
+        )
 
     def _explain(self, path: Path, exc: pa.ArrowInvalid, schema: pa.Schema | None) -> DataError:
         message = str(exc).splitlines()[0] if str(exc) else "unknown error"
-        if "Empty JSON file" in message:
+        if "Empty JSON" in message:  # "Empty JSON file" or, in newer pyarrow, "... stream"
             return DataError("file is empty", location=str(path), hint="check the export")
         if match := _CHANGED.search(message):
             field = match.group(1)

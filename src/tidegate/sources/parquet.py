@@ -4,6 +4,8 @@ Each file is read with ``pyarrow.parquet.ParquetFile.iter_batches`` (row groups 
 in C++, ``batch_size`` rows at a time, only the selected columns). Files are read in sorted
 path order; every file must have the schema of the first one (columns in any order), so a
 folder with a stray, differently shaped file fails loudly rather than loading mixed data.
+That rule is also why ``peek_schema`` reads only the first file's footer: its schema, cut to
+the selected ``columns``, is the schema of every batch.
 """
 
 from __future__ import annotations
@@ -68,22 +70,22 @@ class ParquetSource:
         """Check that the input file(s) exist and can be read."""
         yield readable_check(ctx, self.settings.path, self.describe())
 
+    def peek_schema(self, ctx: RunContext) -> pa.Schema:
+        """The schema of every batch, from the first file's footer (no row group is read)."""
+        path = self._files(ctx)[0]
+        handle = self._open(path)
+        try:
+            return self._selected(path, handle)
+        finally:
+            handle.close()
+
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
         rows = 0
         first: pa.Schema | None = None
+        columns = self.settings.columns
         for path in self._files(ctx):
             handle = self._open(path)
-            schema = handle.schema_arrow
-            columns = self.settings.columns
-            if columns is not None:
-                missing = [c for c in columns if c not in schema.names]
-                if missing:
-                    raise ConfigError(
-                        f"columns not in the file: {', '.join(missing)}",
-                        location=str(path),
-                        hint=f"the file has: {', '.join(schema.names)}",
-                    )
-                schema = pa.schema([schema.field(c) for c in columns])
+            schema = self._selected(path, handle)
             if first is None:
                 first = schema
             elif set(schema) != set(first):
@@ -114,6 +116,21 @@ class ParquetSource:
                 handle.close()
         if rows == 0 and first is not None:
             yield SourceBatch(pa.RecordBatch.from_pylist([], schema=first), {"rows": 0})
+
+    def _selected(self, path: Path, handle: pq.ParquetFile) -> pa.Schema:
+        """The file's schema cut to the selected ``columns``, in their order, metadata kept."""
+        schema: pa.Schema = handle.schema_arrow
+        columns = self.settings.columns
+        if columns is None:
+            return schema
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            raise ConfigError(
+                f"columns not in the file: {', '.join(missing)}",
+                location=str(path),
+                hint=f"the file has: {', '.join(schema.names)}",
+            )
+        return pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
 
     def _open(self, path: Path) -> pq.ParquetFile:
         try:

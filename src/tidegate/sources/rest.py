@@ -25,6 +25,10 @@ URLs in messages carry no user info and mask credential-like query values.
 ``health`` sends the first page's request (same method, params, auth header and timeout) and
 passes when the answer is a success with a JSON body; its detail is ``HTTP 200 in 12 ms`` or
 the classified error, with the token scrubbed.
+
+``peek_schema`` is always None: ``columns`` types some fields but does not close the set (a
+record's other fields are inferred from the pages, in the order they appear), so the schema
+is known only once a page has been fetched, which is reading data.
 """
 
 from __future__ import annotations
@@ -250,6 +254,10 @@ class RestSource:
         if token is not None and token.get_secret_value():
             text = text.replace(token.get_secret_value(), "***")
         return text
+
+    def peek_schema(self, ctx: RunContext) -> pa.Schema | None:
+        """None: the fields come from the records themselves (see the module docstring)."""
+        return None
 
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
         self._schema = None

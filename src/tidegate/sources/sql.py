@@ -5,6 +5,15 @@ The query runs with ``stream_results`` (a server-side cursor where the driver ha
 rows into columns (``zip(*rows)``) and letting pyarrow convert each column in C++. The URL is
 a secret: only ``render_as_string(hide_password=True)`` ever reaches a log line or an error.
 
+A column's Arrow type is, in this order: its declared type (``columns``); the type the result
+description gives (``_PG_TYPES``: PostgreSQL through psycopg, for database types whose values
+convert to one Arrow type whatever they hold, and ``numeric(p,s)`` as ``decimal(p,s)``); else
+the type pyarrow infers from the values of the first batch. Only the last depends on the data,
+so ``peek_schema`` runs the query wrapped to return no rows (``SELECT * FROM (<query>) WHERE
+1=0``), takes names and types from that result exactly as ``read`` does, and returns None when
+a column's type would be inferred (always the case for undeclared SQLite columns, whose
+description carries no types): declaring those columns in ``columns`` makes the schema known.
+
 Errors are classified by where they happen and, for PostgreSQL, by SQLSTATE class: failing
 to connect (server down, bad credentials) is a ``DependencyError``; a query the database
 refuses (syntax, unknown table or column) is a ``ConfigError`` carrying the database's
@@ -19,9 +28,12 @@ exist, without running it. Engines ping pooled connections before use (``pool_pr
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
+import structlog
 from pydantic import Field
 
 from tidegate.core.health import Check, timed
@@ -48,6 +60,8 @@ _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 
 __all__ = ["SqlSettings", "SqlSource"]
 
+log = structlog.get_logger(__name__)
+
 _TRANSIENT_SQLSTATES = ("40", "53", "55P03", "57014", "57P")
 _PRODUCTS = {
     "postgresql": "PostgreSQL",
@@ -71,6 +85,29 @@ _TIMEOUT_ARGS: dict[tuple[str, str], str] = {
     ("mssql", "pyodbc"): "timeout",
     ("sqlite", "pysqlite"): "timeout",
 }
+# PostgreSQL type OID -> the Arrow type of the values psycopg returns for it, whatever they hold
+# (int2/int4 come back as Python ints, which pyarrow reads as int64). numeric and timestamptz
+# are mapped in _pg_type; json, arrays, uuid and the rest are left to inference.
+_PG_TYPES: dict[int, pa.DataType] = {
+    16: pa.bool_(),  # bool
+    17: pa.binary(),  # bytea
+    19: pa.string(),  # name
+    20: pa.int64(),  # int8
+    21: pa.int64(),  # int2
+    23: pa.int64(),  # int4
+    25: pa.string(),  # text
+    26: pa.int64(),  # oid
+    700: pa.float64(),  # float4
+    701: pa.float64(),  # float8
+    1042: pa.string(),  # bpchar
+    1043: pa.string(),  # varchar
+    1082: pa.date32(),  # date
+    1083: pa.time64("us"),  # time
+    1114: pa.timestamp("us"),  # timestamp
+    1186: pa.duration("us"),  # interval
+}
+_PG_NUMERIC = 1700
+_PG_TIMESTAMPTZ = 1184
 
 
 class SqlSettings(PluginSettings):
@@ -144,13 +181,41 @@ class SqlSource:
 
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
         from sqlalchemy import text  # noqa: PLC0415 - heavy, imported on first use
+
+        with self._session(ctx) as (connection, safe):
+            yield from self._stream(connection, text(self.settings.query), safe)
+
+    def peek_schema(self, ctx: RunContext) -> pa.Schema | None:
+        """The schema of the batches from a run of the query that returns no rows.
+
+        None when a column's type is neither declared nor given by the result description,
+        since ``read`` infers it from the values then.
+        """
+        from sqlalchemy import text  # noqa: PLC0415 - heavy, imported on first use
+
+        # own lines, so a trailing `-- comment` in the query cannot swallow the closing paren
+        query = self.settings.query.strip().rstrip(";").rstrip()
+        statement = text(f"SELECT * FROM (\n{query}\n) AS _tidegate_peek WHERE 1=0")
+        with self._session(ctx) as (connection, safe):
+            result, names, types = self._execute(connection, statement)
+            result.close()
+        unknown = [name for name, kind in zip(names, types, strict=True) if kind is None]
+        if unknown:
+            log.info("sql_schema_unknown", source=self.describe(), columns=unknown)
+            return None
+        schema: pa.Schema = self._empty(names, types, safe).schema
+        return schema
+
+    @contextmanager
+    def _session(self, ctx: RunContext) -> Iterator[tuple[Connection, str]]:
+        """A connection and the password-free URL; query failures become classified errors."""
         from sqlalchemy.exc import DBAPIError, SQLAlchemyError  # noqa: PLC0415 - heavy, imported on first use
 
         engine, safe = self._engine(ctx)
         try:
             with self._connect(engine, safe) as connection:
                 try:
-                    yield from self._stream(connection, text(self.settings.query), safe)
+                    yield connection, safe
                 except DBAPIError as exc:
                     raise self._classify(exc, safe) from exc
                 except SQLAlchemyError as exc:
@@ -288,34 +353,52 @@ class SqlSource:
             connection.rollback()
         return f"the query plans ({explain.strip()}; not run)"
 
-    def _stream(self, connection: Any, statement: Any, safe: str) -> Iterator[SourceBatch]:
+    def _execute(
+        self, connection: Connection, statement: Any
+    ) -> tuple[Any, list[str], list[pa.DataType | None]]:
+        """Run ``statement`` streamed; its result, column names and known column types."""
         size = self.settings.batch_size
         result = connection.execution_options(stream_results=True, yield_per=size).execute(
             statement, self.settings.params
         )
         names = list(result.keys())
+        description = result.cursor.description if result.cursor is not None else None
+        described = _described_types(connection, description, len(names))
+        types = [self._types.get(name, kind) for name, kind in zip(names, described, strict=True)]
+        return result, names, types
+
+    def _stream(self, connection: Connection, statement: Any, safe: str) -> Iterator[SourceBatch]:
+        result, names, types = self._execute(connection, statement)
         rows = 0
         schema: pa.Schema | None = None
-        for part in result.partitions(size):
-            batch = self._to_batch(names, part, first_row=rows + 1, safe=safe)
+        for part in result.partitions(self.settings.batch_size):
+            batch = self._to_batch(names, types, part, first_row=rows + 1, safe=safe)
             batch = conform(batch, declared=self._types, established=schema, location=safe)
             schema = batch.schema
             rows += batch.num_rows
             yield SourceBatch(batch, {"rows": rows})
         if rows == 0:
-            empty = self._to_batch(names, [], first_row=1, safe=safe)
-            yield SourceBatch(
-                conform(empty, declared=self._types, established=None, location=safe),
-                {"rows": 0},
-            )
+            yield SourceBatch(self._empty(names, types, safe), {"rows": 0})
+
+    def _empty(
+        self, names: list[str], types: list[pa.DataType | None], safe: str
+    ) -> pa.RecordBatch:
+        """The batch of a result without rows; undescribed, undeclared columns are null-typed."""
+        empty = self._to_batch(names, types, [], first_row=1, safe=safe)
+        return conform(empty, declared=self._types, established=None, location=safe)
 
     def _to_batch(
-        self, names: list[str], part: Sequence[Any], *, first_row: int, safe: str
+        self,
+        names: list[str],
+        types: list[pa.DataType | None],
+        part: Sequence[Any],
+        *,
+        first_row: int,
+        safe: str,
     ) -> pa.RecordBatch:
         columns = list(zip(*part, strict=True)) if part else [() for _ in names]
         arrays = []
-        for name, values in zip(names, columns, strict=True):
-            declared = self._types.get(name)
+        for name, declared, values in zip(names, types, columns, strict=True):
             try:
                 arrays.append(to_array(values, declared))
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
@@ -354,6 +437,37 @@ class SqlSource:
             location=where,
             hint="check the query's SQL, table and column names, and its params",
         )
+
+
+def _described_types(
+    connection: Connection, description: Sequence[Any] | None, count: int
+) -> list[pa.DataType | None]:
+    """The Arrow type of each result column that the result description fixes, else None."""
+    if (
+        description is None
+        or connection.dialect.name != "postgresql"
+        or connection.dialect.driver != "psycopg"
+    ):
+        return [None] * count
+    return [_pg_type(connection, column) for column in description]
+
+
+def _pg_type(connection: Connection, column: Any) -> pa.DataType | None:
+    """The Arrow type of a psycopg result column, when its values do not decide it."""
+    code = column.type_code
+    if code == _PG_NUMERIC:
+        precision, scale = column.precision, column.scale
+        if precision is None or scale is None or not 0 <= scale <= precision <= 76:
+            return None  # unconstrained numeric: the values set precision and scale
+        if precision <= 38:
+            return pa.decimal128(precision, scale)
+        return pa.decimal256(precision, scale)
+    if code == _PG_TIMESTAMPTZ:
+        # values arrive in the session's time zone; pyarrow names it from the tzinfo
+        zone = connection.connection.dbapi_connection.info.timezone  # type: ignore[union-attr]
+        kind: pa.DataType = pa.scalar(datetime(2000, 1, 1, tzinfo=zone)).type
+        return kind
+    return _PG_TYPES.get(code)
 
 
 def _server_version(dialect: Dialect) -> str:
