@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import structlog
 from pydantic import BaseModel, SecretStr
 
@@ -24,6 +25,8 @@ from tidegate.core import (
     RunContext,
     Runner,
     RunResult,
+    SchemaPeeked,
+    StepResult,
     new_run_id,
 )
 from tidegate.events import EventBus, Listener
@@ -34,8 +37,17 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from tidegate.core import Destination, Source, Step
+    from tidegate.quality import QualityStep
 
-__all__ = ["Pipeline", "build", "check_health", "load", "run_pipeline", "secret_values"]
+__all__ = [
+    "Pipeline",
+    "build",
+    "check_health",
+    "check_rules",
+    "load",
+    "run_pipeline",
+    "secret_values",
+]
 
 
 def load(
@@ -54,6 +66,30 @@ class Pipeline:
     steps: list[Step]
     destination: Destination
     listeners: list[Listener] = field(default_factory=list)
+    profile: str | None = None
+
+    def quality_step(self, *, whole_run: bool = True) -> QualityStep | None:
+        """A new step checking the spec's quality rules (state is per run), or None.
+
+        ``whole_run`` False leaves out the rules judged over a whole run (row_count, freshness),
+        for a replay of a few quarantined rows.
+        """
+        if self.spec.quality is None:
+            return None
+        from tidegate.quality import QualityStep  # noqa: PLC0415 - DuckDB only when rules exist
+
+        return QualityStep(
+            self.spec.quality.for_profile(self.profile),
+            base_dir=self.spec.base_dir,
+            row_numbers=all(getattr(step, "keeps_rows", False) for step in self.steps),
+            locate=self.spec.problem,
+            whole_run=whole_run,
+        )
+
+    def all_steps(self, *, whole_run: bool = True) -> list[Step]:
+        """The spec's steps, then a fresh quality step when the spec has rules."""
+        quality = self.quality_step(whole_run=whole_run)
+        return [*self.steps, quality] if quality is not None else list(self.steps)
 
     def run(
         self, *, run_id: str | None = None, on_unfinished: OnUnfinished = "refuse"
@@ -70,7 +106,7 @@ class Pipeline:
         )
         runner = Runner(
             source=self.source,
-            steps=self.steps,
+            steps=self.all_steps(),
             destination=self.destination,
             context=context,
             on_unfinished=on_unfinished,
@@ -96,15 +132,51 @@ def check_health(pipeline: Pipeline) -> list[Check]:
     return checks
 
 
-def build(spec: PipelineSpec, *, registry: Registry | None = None) -> Pipeline:
-    """Instantiate the spec's plugins; construction errors surface before any data moves."""
+def build(
+    spec: PipelineSpec, *, registry: Registry | None = None, profile: str | None = None
+) -> Pipeline:
+    """Instantiate the spec's plugins; construction errors surface before any data moves.
+
+    ``profile`` names the environment profile whose thresholds apply (``--profile prod``).
+    """
     registry = registry or default_registry()
     source = registry.load("sources", spec.source.type)(spec.source.settings)
     steps = [
         registry.load("steps", step.type)(step.settings, name=step.name) for step in spec.steps
     ]
     destination = registry.load("destinations", spec.destination.type)(spec.destination.settings)
-    return Pipeline(spec=spec, source=source, steps=steps, destination=destination)
+    return Pipeline(spec=spec, source=source, steps=steps, destination=destination, profile=profile)
+
+
+def check_rules(pipeline: Pipeline) -> str:
+    """Check the quality rules against the columns the data will have, without reading rows.
+
+    The source tells its schema (header, file metadata, a ``LIMIT 0`` query) and every step
+    runs on an empty batch of it, so the rules meet exactly the columns and types they will
+    see. Raises ``SpecError`` locating each bad rule; returns what was checked, for people.
+    """
+    quality = pipeline.quality_step()
+    if quality is None:
+        return "no quality rules"
+    count = len(quality.spec.rules)
+    context = RunContext(
+        run_id=new_run_id(),
+        pipeline=pipeline.spec.name,
+        bus=EventBus(),
+        base_dir=pipeline.spec.base_dir,
+    )
+    source = pipeline.source
+    schema = source.peek_schema(context) if isinstance(source, SchemaPeeked) else None
+    if schema is None:
+        return f"{count} quality rules (columns checked when the first batch arrives)"
+    batch = pa.RecordBatch.from_pylist([], schema=schema)
+    for step in pipeline.steps:
+        if getattr(step, "kind", None) == "python":
+            return f"{count} quality rules (columns checked after the python step runs)"
+        output = step.process(batch, context)
+        batch = output.batch if isinstance(output, StepResult) else output
+    quality.check_schema(batch.schema)
+    return f"{count} quality rules checked against {batch.num_columns} columns"
 
 
 def secret_values(spec: PipelineSpec) -> Iterator[str]:
@@ -137,6 +209,7 @@ def run_pipeline(
     log_format: str | None = None,
     run_id: str | None = None,
     on_unfinished: OnUnfinished = "refuse",
+    profile: str | None = None,
 ) -> RunResult:
     """Load, build and run a pipeline with logging configured from the spec or the arguments.
 
@@ -147,6 +220,6 @@ def run_pipeline(
     spec = load(path, overrides=overrides)
     redactor = SecretRedactor(secret_values(spec))
     configure_logging(log_level or spec.logging.level, log_format or spec.logging.format, redactor)
-    pipeline = build(spec)
+    pipeline = build(spec, profile=profile)
     pipeline.listeners = [LoggingListener(), *listeners]
     return pipeline.run(run_id=run_id, on_unfinished=on_unfinished)

@@ -14,19 +14,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from tidegate import __version__
+from tidegate.app.console import (
+    EXIT_CODES,
+    PipelineArg,
+    ProfileOption,
+    SetOption,
+    err,
+    fail,
+    out,
+)
 from tidegate.app.logs import LEVELS, configure_logging, redact
+from tidegate.app.quarantine_cli import quarantine_app
+from tidegate.app.summary import QualitySummary
 from tidegate.errors import ConfigError, InternalError, TidegateError
 
 __all__ = ["app", "main"]
-
-EXIT_CODES = """\
-Exit codes: 0 success · 1 the run failed · 2 usage or configuration error.
-"""
 
 app = typer.Typer(
     name="tidegate",
@@ -36,31 +42,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-PipelineArg = Annotated[
-    Path, typer.Argument(help="The pipeline file, e.g. pipeline.yaml.", show_default=False)
-]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        help="Override a key of the pipeline, e.g. --set destination.table=x (repeatable).",
-        metavar="KEY=VALUE",
-    ),
-]
-
-
-def _fail(error: TidegateError) -> typer.Exit:
-    """Print ``error`` for a person, with the run's secrets masked, and exit with its code."""
-    message = escape(redact(error.message))
-    err.print(f"[bold red]error[/] ({error.kind}): {message}", highlight=False)
-    if error.location:
-        err.print(f"  where: {redact(error.location)}", markup=False, highlight=False)
-    if error.hint:
-        err.print(f"  hint: {redact(error.hint)}", markup=False, highlight=False)
-    return typer.Exit(code=error.exit_code)
 
 
 def _version(value: bool) -> None:
@@ -91,13 +72,13 @@ def init(
     folder = folder.resolve()
     chosen = name or re.sub(r"[^A-Za-z0-9_-]+", "_", folder.name).strip("_") or "pipeline"
     if not re.fullmatch(r"[A-Za-z0-9_-]+", chosen):
-        raise _fail(
+        raise fail(
             ConfigError(f"invalid pipeline name {chosen!r}", hint="use letters, digits, _ and -")
         )
     try:
         written = scaffold(folder, name=chosen, force=force)
     except TidegateError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     for path in written:
         out.print(f"created {path}", highlight=False)
     out.print(
@@ -106,19 +87,23 @@ def init(
 
 
 @app.command(epilog=EXIT_CODES)
-def validate(pipeline: PipelineArg, set_: SetOption = None) -> None:
-    """Check a pipeline file and report every problem at once, with file, line and key."""
-    from tidegate.app.bootstrap import build, load  # noqa: PLC0415 - keeps --help fast
+def validate(pipeline: PipelineArg, set_: SetOption = None, profile: ProfileOption = None) -> None:
+    """Check a pipeline file and report every problem at once, with file, line and key.
+
+    Quality rules are checked against the columns the data will have (read from the source's
+    header, metadata or a LIMIT 0 query, through every step), before any row is read.
+    """
+    from tidegate.app.bootstrap import build, check_rules, load  # noqa: PLC0415 - fast --help
 
     try:
         spec = load(pipeline, overrides=set_ or ())
-        build(spec)
+        rules = check_rules(build(spec, profile=profile))
     except TidegateError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     steps = ", ".join(step.name for step in spec.steps) or "none"
     out.print(
         f"ok: {pipeline} is valid (pipeline {spec.name!r}: source {spec.source.type}, "
-        f"steps {steps}, destination {spec.destination.type})",
+        f"steps {steps}, destination {spec.destination.type}; {rules})",
         highlight=False,
     )
 
@@ -147,6 +132,7 @@ def run(  # noqa: PLR0917 - typer maps each command-line option to one parameter
         bool,
         typer.Option("--fresh", help="Start over even though an interrupted run could be resumed."),
     ] = False,
+    profile: ProfileOption = None,
 ) -> None:
     """Run a pipeline once: source -> steps -> destination, committing batch by batch.
 
@@ -156,16 +142,15 @@ def run(  # noqa: PLR0917 - typer maps each command-line option to one parameter
     from tidegate.app.bootstrap import run_pipeline  # noqa: PLC0415 - keeps --help fast
 
     if log_level is not None and log_level not in LEVELS:
-        raise _fail(
-            ConfigError(f"unknown log level {log_level!r}", hint=f"use {', '.join(LEVELS)}")
-        )
+        raise fail(ConfigError(f"unknown log level {log_level!r}", hint=f"use {', '.join(LEVELS)}"))
     if log_format is not None and log_format not in ("auto", "console", "json"):
-        raise _fail(
+        raise fail(
             ConfigError(f"unknown log format {log_format!r}", hint="use auto, console or json")
         )
     if resume and fresh:
-        raise _fail(ConfigError("--resume and --fresh exclude each other", hint="choose one"))
-    listeners: list[Any] = []
+        raise fail(ConfigError("--resume and --fresh exclude each other", hint="choose one"))
+    quality = QualitySummary()
+    listeners: list[Any] = [quality]
     if progress if progress is not None else err.is_terminal:
         from tidegate.app.progress import ProgressListener  # noqa: PLC0415 - terminal only
 
@@ -178,16 +163,17 @@ def run(  # noqa: PLR0917 - typer maps each command-line option to one parameter
             log_level=log_level,
             log_format=log_format,
             on_unfinished="resume" if resume else "fresh" if fresh else "refuse",
+            profile=profile,
         )
     except TidegateError as exc:
-        raise _fail(exc) from exc
-    _summarise(result)
+        raise fail(exc) from exc
+    _summarise(result, quality)
     if result.error is not None:
-        raise _fail(result.error)
+        raise fail(result.error)
 
 
-def _summarise(result: Any) -> None:
-    summary = {
+def _summarise(result: Any, quality: QualitySummary) -> None:
+    summary: dict[str, Any] = {
         "run_id": result.run_id,
         "pipeline": result.pipeline,
         "status": result.status,
@@ -198,17 +184,21 @@ def _summarise(result: Any) -> None:
         "seconds": round(result.seconds, 3),
         "resumed_from": result.resumed_from,
     }
+    if quality.measured is not None:
+        summary["quality"] = quality.as_dict()
     if not out.is_terminal:
         sys.stdout.write(json.dumps(summary) + "\n")
         sys.stdout.flush()
         return
     table = Table(show_header=False, box=None, padding=(0, 2))
     for key, value in summary.items():
-        if value is None:
+        if value is None or key == "quality":
             continue
         shown = f"{value:,}" if isinstance(value, int) else str(value)
         table.add_row(key.replace("_", " "), shown)
     out.print(table)
+    if quality.measured is not None:
+        out.print(quality.table())
 
 
 @app.command(epilog="Exit codes: 0 healthy · 1 a check failed · 2 usage or configuration error.")
@@ -225,7 +215,7 @@ def health(
         spec = load(pipeline, overrides=set_ or ())
         checks = check_health(build(spec))
     except TidegateError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     redactor = SecretRedactor(secret_values(spec))
     rows = [
         {
@@ -289,7 +279,10 @@ def demo(
     try:
         run_demo(folder, rows=rows, seed=seed, out=out, err=err)
     except TidegateError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
+
+
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def main() -> None:

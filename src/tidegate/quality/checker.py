@@ -51,7 +51,16 @@ class RuleChecker:
         self._seen: dict[str, np.ndarray] = {}
         self._newest: dict[str, Any] = {}
         self._functions: dict[str, Callable[..., Any]] = {}
+        self._seeds: dict[str, pa.Table] = {}
         self.rows = 0
+
+    def seed(self, rule_id: str, keys: pa.Table) -> None:
+        """Count the keys of ``keys`` as seen by unique rule ``rule_id`` (keys already loaded).
+
+        They are hashed at the first batch, once its column types are known, so that a key read
+        back from the destination in another type (a date as text) hashes like the batch's.
+        """
+        self._seeds[rule_id] = keys
 
     def problems(self, schema: pa.Schema) -> list[RuleSchemaError]:
         """What keeps the rules from running on batches of ``schema`` (empty when they can)."""
@@ -82,6 +91,8 @@ class RuleChecker:
             if not passed.all():
                 failed[rule.rule_id] = ~passed
         for index, rule in enumerate(query.hashes):
+            if rule.rule_id in self._seeds:
+                self._hash_seed(rule, batch.schema)
             dupes = self._duplicates(rule.rule_id, result.column(f"h{index}"))
             if dupes.any():
                 failed[rule.rule_id] = dupes
@@ -157,6 +168,23 @@ class RuleChecker:
         merged.sort(kind="stable")
         self._seen[rule_id] = merged
         return dupes
+
+    def _hash_seed(self, rule: Rule, schema: pa.Schema) -> None:
+        keys = self._seeds.pop(rule.rule_id)
+        columns = []
+        for name in rule.key_columns:
+            wanted = schema.field(name).type
+            columns.append(keys[name].cast(wanted) if name in keys.column_names else None)
+        if any(column is None for column in columns) or keys.num_rows == 0:
+            return
+        seed = pa.table(dict(zip(rule.key_columns, columns, strict=True)))
+        quoted = ", ".join(f'"{name}"' for name in rule.key_columns)
+        self._con.register("_seed", seed)
+        try:
+            hashes = self._con.sql(f"SELECT hash({quoted}) AS h FROM _seed").to_arrow_table()
+        finally:
+            self._con.unregister("_seed")
+        self._duplicates(rule.rule_id, hashes.column("h"))
 
     def _custom(self, rule: Rule, batch: pa.RecordBatch) -> np.ndarray:
         function = self._functions.get(rule.rule_id)

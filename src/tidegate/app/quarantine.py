@@ -1,0 +1,306 @@
+"""Reading and replaying a pipeline's quarantine: the rows its rules rejected.
+
+``summarise`` and ``rows`` read ``<table>__quarantine`` through the destination (which takes
+its usual lock, so they never read a quarantine half-written by a running load). ``replay``
+sends quarantined rows through the *current* rules again, once the data or the rules are fixed:
+it is an ordinary run of the pipeline whose source is the quarantine, from the step that
+rejected the rows onwards, in ONE transaction that also deletes the replayed rows from the
+quarantine. Rows that now pass are loaded; rows that fail again go back to the quarantine with
+their new reasons; a crash in between leaves everything as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tidegate.core import Quarantines, RunContext, SchemaPeeked, SourceBatch, StepResult, new_run_id
+from tidegate.core.protocols import QUARANTINE_COLUMNS
+from tidegate.errors import ConfigError
+from tidegate.events import EventBus
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from tidegate.app.bootstrap import Pipeline
+    from tidegate.core import Checkpoint, Destination, RunResult, Step
+    from tidegate.spec import PipelineSpec
+
+__all__ = ["ReplayPlan", "quarantine_of", "read_rows", "replay", "replayable", "summarise"]
+
+_META = tuple(name for name, _ in QUARANTINE_COLUMNS)
+_BATCH_ROWS = 65_536
+
+
+def quarantine_of(pipeline: Pipeline) -> Quarantines:
+    """The pipeline's destination as a quarantine, or a clear error when it keeps none."""
+    destination = pipeline.destination
+    if not isinstance(destination, Quarantines):
+        raise ConfigError(
+            f"destination {destination.describe()} keeps no quarantine",
+            hint="rejected rows are kept by the duckdb, postgres, sqlite, mssql, sqlalchemy and "
+            "files destinations",
+        )
+    return destination
+
+
+def read_rows(pipeline: Pipeline, *, run_id: str | None = None) -> pa.Table:
+    """The quarantined rows (of one run, or all), oldest first."""
+    quarantine = quarantine_of(pipeline)
+    destination = pipeline.destination
+    context = _context(pipeline)
+    destination.open(context)
+    try:
+        return quarantine.read_quarantine(run_id=run_id)
+    finally:
+        destination.rollback()
+        destination.close()
+
+
+def summarise(table: pa.Table) -> dict[str, Any]:
+    """Counts per run (with its steps and time span) and per rule, for ``quarantine list``."""
+    if table.num_rows == 0:
+        return {"rows": 0, "runs": [], "rules": []}
+    runs = (
+        table.group_by(["_tidegate_run_id", "_tidegate_step"])
+        .aggregate(
+            [
+                ("_tidegate_qid", "count"),
+                ("_tidegate_quarantined_at", "min"),
+                ("_tidegate_quarantined_at", "max"),
+            ]
+        )
+        .sort_by([("_tidegate_quarantined_at_min", "ascending")])
+    )
+    rule_ids = pc.list_flatten(pc.split_pattern(pc.fill_null(table["_tidegate_rules"], ""), ","))
+    rule_ids = rule_ids.filter(pc.not_equal(rule_ids, ""))
+    counts = sorted(
+        (
+            (str(item["values"]), int(item["counts"]))
+            for item in pc.value_counts(rule_ids).to_pylist()
+        ),
+        key=lambda pair: (-pair[1], pair[0]),
+    )
+    return {
+        "rows": table.num_rows,
+        "runs": [
+            {
+                "run_id": row["_tidegate_run_id"],
+                "step": row["_tidegate_step"],
+                "rows": row["_tidegate_qid_count"],
+                "first": _iso(row["_tidegate_quarantined_at_min"]),
+                "last": _iso(row["_tidegate_quarantined_at_max"]),
+            }
+            for row in runs.to_pylist()
+        ],
+        "rules": [{"rule": rule, "rows": rows} for rule, rows in counts],
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value else None)
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    """What a replay will send through which steps."""
+
+    rows: int
+    step: str
+    steps: tuple[str, ...]
+
+
+def replay(
+    pipeline: Pipeline,
+    *,
+    step: str | None = None,
+    run_id: str | None = None,
+    listeners: Sequence[Any] = (),
+) -> tuple[ReplayPlan, RunResult | None]:
+    """Replay the rows rejected by ``step`` (default: the quality step) of one run or all.
+
+    Returns the plan and the run's result (None when there was nothing to replay).
+    """
+    quarantine = quarantine_of(pipeline)
+    steps = pipeline.all_steps(whole_run=False)
+    names = [s.name for s in steps]
+    chosen = step or (names[-1] if pipeline.spec.quality is not None else None)
+    if chosen is None or chosen not in names:
+        raise ConfigError(
+            f"no step {chosen!r} to replay from (steps: {', '.join(names) or 'none'})"
+            if chosen
+            else "the pipeline has no quality rules; name the step that rejected the rows",
+            hint="pass --step NAME",
+        )
+    table = read_rows(pipeline, run_id=run_id)
+    if table.num_rows:
+        table = table.filter(pc.equal(table["_tidegate_step"], chosen))
+    remaining = steps[names.index(chosen) :]
+    plan = ReplayPlan(rows=table.num_rows, step=chosen, steps=tuple(s.name for s in remaining))
+    if table.num_rows == 0:
+        return plan, None
+    schema = _schema_at(pipeline, chosen)
+    source = _QuarantinedRows(table, schema)
+    target = _ReplayTarget(
+        pipeline.destination,
+        quarantine,
+        qids=table["_tidegate_qid"].to_pylist(),
+        steps=remaining,
+    )
+    from tidegate.core import Runner  # noqa: PLC0415 - the runner only for this command
+
+    bus = EventBus()
+    for listener in (*pipeline.listeners, *listeners):
+        bus.subscribe(listener)
+    context = RunContext(
+        run_id=new_run_id(), pipeline=pipeline.spec.name, bus=bus, base_dir=pipeline.spec.base_dir
+    )
+    result = Runner(
+        source=source, steps=remaining, destination=target, context=context, preflight=False
+    ).run()
+    return plan, result
+
+
+def _context(pipeline: Pipeline) -> RunContext:
+    return RunContext(
+        run_id=new_run_id(),
+        pipeline=pipeline.spec.name,
+        bus=EventBus(),
+        base_dir=pipeline.spec.base_dir,
+    )
+
+
+def _schema_at(pipeline: Pipeline, step: str) -> pa.Schema | None:
+    """The schema of the batches reaching ``step`` in a run, when it can be known cheaply."""
+    source = pipeline.source
+    context = _context(pipeline)
+    schema = source.peek_schema(context) if isinstance(source, SchemaPeeked) else None
+    if schema is None:
+        return None
+    batch = pa.RecordBatch.from_pylist([], schema=schema)
+    for candidate in pipeline.steps:
+        if candidate.name == step:
+            return batch.schema
+        output = candidate.process(batch, context)
+        batch = output.batch if isinstance(output, StepResult) else output
+    return batch.schema
+
+
+class _QuarantinedRows:
+    """A source over quarantined rows: their own columns, in the types the step expects."""
+
+    def __init__(self, table: pa.Table, schema: pa.Schema | None) -> None:
+        own = [name for name in table.column_names if name not in _META]
+        data = table.select(own)
+        if schema is not None:
+            data = _conform(data, schema)
+        self.data = data
+
+    def describe(self) -> str:
+        return "quarantine"
+
+    def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
+        done = 0
+        for batch in self.data.to_batches(max_chunksize=_BATCH_ROWS):
+            done += batch.num_rows
+            yield SourceBatch(batch, {"rows": done})
+
+
+def _conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``data`` with exactly ``schema``'s columns, cast; absent columns are null."""
+    columns = []
+    for field in schema:
+        if field.name in data.column_names:
+            column = data[field.name]
+            try:
+                columns.append(column.cast(field.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ConfigError(
+                    f"quarantined column {field.name!r} ({column.type}) cannot be turned back "
+                    f"into {field.type}: {exc}",
+                    hint="the pipeline's columns changed since the rows were quarantined",
+                ) from exc
+        else:
+            columns.append(pa.nulls(data.num_rows, type=field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+class _ReplayTarget:
+    """The pipeline's destination for a replay: one transaction that also empties the replayed
+    rows out of the quarantine, with ``unique`` rules knowing the keys already loaded."""
+
+    def __init__(
+        self,
+        destination: Destination,
+        quarantine: Quarantines,
+        *,
+        qids: list[str],
+        steps: Sequence[Step],
+    ) -> None:
+        self.inner = destination
+        self.quarantine = quarantine
+        self.qids = qids
+        self.steps = steps
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def open(self, ctx: RunContext) -> Checkpoint | None:
+        last = self.inner.open(ctx)
+        for step in self.steps:
+            seed = getattr(step, "seed_keys", None)
+            if seed is not None:
+                seed(self.quarantine.read_target)
+        return last
+
+    def start(self, *, resume: bool) -> None:
+        self.inner.start(resume=resume)
+        self.quarantine.delete_quarantine(self.qids)
+
+    def write(self, batch: pa.RecordBatch, *, batch_number: int) -> None:
+        self.inner.write(batch, batch_number=batch_number)
+
+    def commit(self, checkpoint: Checkpoint) -> bool:
+        return False  # one transaction: everything becomes visible at finish, or nothing
+
+    def finish(self, checkpoint: Checkpoint) -> None:
+        self.inner.finish(checkpoint)
+
+    def rollback(self) -> None:
+        self.inner.rollback()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def quarantine_name(self) -> str:
+        return self.quarantine.quarantine_name()
+
+    def write_quarantine(self, rows: pa.RecordBatch) -> None:
+        self.quarantine.write_quarantine(rows)
+
+    def read_quarantine(self, *, run_id: str | None = None) -> pa.Table:
+        return self.quarantine.read_quarantine(run_id=run_id)
+
+    def delete_quarantine(self, qids: Sequence[str]) -> int:
+        return self.quarantine.delete_quarantine(qids)
+
+    def read_target(self, columns: Sequence[str]) -> pa.Table:
+        return self.quarantine.read_target(columns)
+
+
+def replayable(spec: PipelineSpec) -> PipelineSpec:
+    """``spec`` with a ``replace`` destination switched to ``append`` for a replay.
+
+    Replayed rows join the table as it is; a replace-mode load would swap in a staging table
+    holding only them.
+    """
+    settings = spec.destination.settings
+    if getattr(settings, "mode", None) != "replace":
+        return spec
+    destination = spec.destination.model_copy(
+        update={"settings": settings.model_copy(update={"mode": "append"})}
+    )
+    return spec.model_copy(update={"destination": destination})
