@@ -10,17 +10,19 @@ from typing import TYPE_CHECKING
 
 from tidegate.app.bootstrap import run_pipeline
 from tidegate.app.demo_data import generate
+from tidegate.app.summary import QualitySummary
 from tidegate.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from tidegate.events import Listener
+
 __all__ = ["run_demo"]
 
 PREVIEW = """
-SELECT country, count(*) AS customers,
-       count(*) FILTER (WHERE email NOT LIKE '%_@_%._%') AS bad_emails,
-       count(*) FILTER (WHERE signup_date > current_date) AS future_signups
+SELECT country, count(*) AS customers, count(DISTINCT email_domain) AS email_domains,
+       min(signup_date) AS first_signup, max(signup_date) AS last_signup
 FROM customers GROUP BY country ORDER BY customers DESC LIMIT 5
 """
 
@@ -42,9 +44,12 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
     )
     from tidegate.app.progress import ProgressListener  # noqa: PLC0415 - terminal only
 
-    listeners = [ProgressListener(err)] if err.is_terminal else []
+    quality = QualitySummary()
+    listeners: list[Listener] = [quality]
+    if err.is_terminal:
+        listeners.append(ProgressListener(err))
     # The data was just generated anew, so an interrupted earlier demo is started over.
-    result = run_pipeline(pipeline, listeners=listeners, log_level="warning", on_unfinished="fresh")
+    result = run_pipeline(pipeline, listeners=listeners, log_level="error", on_unfinished="fresh")
     if result.error is not None:
         raise result.error
     warehouse = folder / ".tidegate" / "warehouse.duckdb"
@@ -56,12 +61,22 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
         f"  warehouse: {_shown(warehouse)}, table customers\n",
         highlight=False,
     )
+    if quality.measured is not None:
+        out.print(quality.table())
+        out.print(
+            f"  {result.rows_rejected:,} rejected rows are kept with their reasons in the "
+            "table customers__quarantine\n",
+            highlight=False,
+        )
     out.print(_preview(warehouse), highlight=False)
     prog = _program()
     spec = _shown(pipeline)
     out.print(
         "\n[bold]try next[/]\n"
         f"  {prog} validate {spec}\n"
+        f"  {prog} quarantine list {spec}      # what was rejected, by rule\n"
+        f"  {prog} quarantine show {spec} --limit 5\n"
+        f"  {prog} run {spec} --profile prod   # stricter thresholds\n"
         f"  {prog} run {spec} --log-format json --log-level debug\n"
         f"  {prog} run {spec} --set destination.table=customers_copy\n"
         f"  {prog} run {spec} --set destination='{{type: files, path: out/customers.parquet}}'\n"
@@ -72,7 +87,7 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
 
 
 def _preview(warehouse: Path) -> str:
-    """The dirty data the demo loaded, by country: what later quality rules will catch."""
+    """What the demo loaded, by country: only rows that passed the quality rules."""
     import duckdb  # noqa: PLC0415 - only the demo reads the warehouse back
 
     with duckdb.connect(str(warehouse), read_only=True) as con:

@@ -19,6 +19,7 @@ from tidegate.events import (
     BatchWritten,
     Event,
     PreflightChecked,
+    QualityMeasured,
     RowsRejected,
     RunFinished,
     RunResumed,
@@ -80,7 +81,23 @@ def _step(e: StepFinished) -> Line:
 
 def _rejected(e: RowsRejected) -> Line:
     fields = {"step": e.step, "batch": e.batch, "rows": e.rows, "reasons": dict(e.reasons)}
+    if e.quarantine:
+        # kept where the user asked: expected, and summed up by quality_measured at the end
+        return "info", "rows_rejected", {**fields, "quarantine": e.quarantine}
     return "warning", "rows_rejected", fields
+
+
+def _quality(e: QualityMeasured) -> Line:
+    failed = {str(rule["id"]): rule["failed"] for rule in e.rules if rule["failed"]}
+    fields = {
+        "step": e.step,
+        "rows": e.rows,
+        "rejected": e.rejected,
+        "score": e.score,
+        "failed_rules": failed,
+        "final": e.final,
+    }
+    return ("warning" if failed else "info"), "quality_measured", fields
 
 
 def _written(e: BatchWritten) -> Line:
@@ -111,6 +128,7 @@ _LINES: dict[type[Event], Callable[[Any], Line]] = {
     RunResumed: _resumed,
     BatchRead: _read,
     StepFinished: _step,
+    QualityMeasured: _quality,
     RowsRejected: _rejected,
     BatchWritten: _written,
     BatchCommitted: _committed,
