@@ -142,11 +142,20 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _table(table: pa.Table) -> Table:
-    """Bookkeeping first (row, rules, reason), then the row's own values."""
-    first = ["_tidegate_row", "_tidegate_reason"]
+    """One block per row, field by field: quarantined rows are wide, terminals are not."""
+    shown = Table("field", "value", show_header=False, box=None, padding=(0, 2))
     own = [name for name in table.column_names if not name.startswith("_tidegate_")]
-    shown = Table("row", "reason", *own, show_lines=True)
-    for row in table.to_pylist():
-        values = [row.get(name) for name in first] + [row.get(name) for name in own]
-        shown.add_row(*(escape("" if value is None else str(value)) for value in values))
+    for number, row in enumerate(table.to_pylist(), start=1):
+        source_row = row.get("_tidegate_row")
+        where = f"source row {source_row:,}" if source_row is not None else "source row unknown"
+        shown.add_row(
+            f"[bold]#{number}[/]",
+            f"[bold]{escape(where)}, batch {row.get('_tidegate_batch')}, "
+            f"run {escape(str(row.get('_tidegate_run_id')))}[/]",
+        )
+        shown.add_row("reason", f"[red]{escape(str(row.get('_tidegate_reason')))}[/]")
+        for name in own:
+            value = row.get(name)
+            shown.add_row(escape(name), "" if value is None else escape(str(value)))
+        shown.add_row("", "")
     return shown
