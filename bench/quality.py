@@ -363,15 +363,23 @@ def _fresh_peak() -> float:
 
 
 def _tidegate(parquet: Path) -> tuple[Validate, int]:
-    """A pyarrow Table and ``check_table`` with the ``quality:`` mapping."""
+    """A pyarrow Table and ``check_table`` with the ``quality:`` section.
+
+    The section is parsed into its ``QualitySpec`` before the clock, as the peers build their
+    schema or suite before theirs, and DuckDB (Tidegate's rule engine, imported on first use)
+    is imported before it too, as the peers' libraries are.
+    """
+    import duckdb  # noqa: F401, PLC0415 - the engine loads before the clock, like the peers'
     import pyarrow.parquet as pq  # noqa: PLC0415
 
     from tidegate.quality import check_table  # noqa: PLC0415
+    from tidegate.spec.quality import QualitySpec  # noqa: PLC0415
 
     table = pq.read_table(parquet)
+    spec = QualitySpec.model_validate(QUALITY)
 
     def validate() -> dict[str, int]:
-        report = check_table(table, QUALITY)
+        report = check_table(table, spec)
         return {rule: int(n) for rule, n in report.failures.items() if n}
 
     return validate, table.num_rows
