@@ -20,6 +20,10 @@ and "lock free" (no other run holds the target's lock). It leaves nothing behind
 lock, no open connection. It lives in ``_relational_health``, inherited from
 ``RelationalHealthChecks``.
 
+The quarantine (``<table>__quarantine``, the ``Quarantines`` protocol) is written on the run's
+connection in the same transactions as the rows; it lives in ``_relational_quarantine``,
+inherited from ``RelationalQuarantine``.
+
 Table and column types come from the Arrow schema through SQLAlchemy types compiled by the
 target's dialect (``arrow_to_sqlalchemy`` in ``_relational_types``), and every identifier is
 quoted by the dialect's own preparer, so hostile names (quotes, semicolons, keywords, non-ASCII)
@@ -48,6 +52,7 @@ from tidegate.destinations._relational_health import (
     RelationalHealthChecks,
     _first_line,
 )
+from tidegate.destinations._relational_quarantine import RelationalQuarantine
 from tidegate.destinations._relational_types import (
     _type_text,
     arrow_family,
@@ -134,7 +139,7 @@ class RelationalSettings(PluginSettings):
 # -- the destination --------------------------------------------------------------------------
 
 
-class RelationalDestination(RelationalHealthChecks):
+class RelationalDestination(RelationalHealthChecks, RelationalQuarantine):
     """A transactional, checkpointed, locked load into one table of a SQL database.
 
     Subclasses set ``kind``/``Settings``/``dialect_name`` and override the hooks: ``_bulk_insert``
@@ -327,6 +332,7 @@ class RelationalDestination(RelationalHealthChecks):
         """Replace mode: keep the staging table when resuming, else drop it."""
         self._since_commit = 0
         self._checked = None
+        self._quarantine_types = None
         if self.settings.mode != "replace":
             return
         if resume:
@@ -378,6 +384,7 @@ class RelationalDestination(RelationalHealthChecks):
         """Discard the open transaction; safe after a failed open or a dead connection."""
         from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
+        self._quarantine_types = None  # a quarantine created or widened here is undone too
         if self._conn is None:
             return
         try:
@@ -541,21 +548,12 @@ class RelationalDestination(RelationalHealthChecks):
 
     def _reflect(self, table: str) -> dict[str, tuple[str, str]] | None:
         """The table's columns as name -> (family, SQL type), or None when it does not exist."""
-        from sqlalchemy import inspect  # noqa: PLC0415 - heavy, imported on first use
-        from sqlalchemy.exc import DBAPIError, NoSuchTableError  # noqa: PLC0415
-
-        try:
-            inspector = inspect(self.conn)
-            if not inspector.has_table(table, schema=self.schema):
-                return None
-            found = inspector.get_columns(table, schema=self.schema)
-        except NoSuchTableError:
+        found = self._reflect_types(table)
+        if found is None:
             return None
-        except DBAPIError as exc:
-            raise self._classify(exc, f"reading the columns of {table}") from None
         return {
-            str(col["name"]): (type_family(col["type"]), _type_text(col["type"], self.dialect))
-            for col in found
+            name: (type_family(sa_type), _type_text(sa_type, self.dialect))
+            for name, sa_type in found.items()
         }
 
     def _conform(

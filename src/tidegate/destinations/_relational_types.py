@@ -4,6 +4,7 @@ Split out of ``_relational`` because it is pure, with no connection and no desti
 ``arrow_to_sqlalchemy`` picks the SQLAlchemy type a column is created with for an Arrow type on
 a dialect, and ``arrow_family``/``type_family``/``fits`` compare the data's types with a
 reflected table's columns, so a run refuses data that would not fit before writing any of it.
+``sqlalchemy_to_arrow`` goes the other way, for reading a table back as Arrow (the quarantine).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
     from sqlalchemy.types import TypeEngine
 
-__all__ = ["arrow_family", "arrow_to_sqlalchemy", "fits", "type_family"]
+__all__ = ["arrow_family", "arrow_to_sqlalchemy", "fits", "sqlalchemy_to_arrow", "type_family"]
 
 
 def arrow_to_sqlalchemy(  # noqa: PLR0911, PLR0912 - one flat dispatch over Arrow types reads best
@@ -117,6 +118,46 @@ def type_family(sa_type: TypeEngine[Any]) -> str:  # noqa: PLR0911 - flat dispat
     if isinstance(sa_type, sa.LargeBinary | sa.types._Binary):
         return "binary"
     return "other"
+
+
+def sqlalchemy_to_arrow(sa_type: TypeEngine[Any]) -> pa.DataType | None:  # noqa: PLR0911
+    """The Arrow type that holds a reflected column's values; None to let Arrow infer it.
+
+    The inverse of ``arrow_to_sqlalchemy`` as far as the database keeps the type: a timestamp
+    column with a time zone reads back as ``timestamp[us, UTC]`` (databases keep instants, not
+    zone names), a NUMERIC without precision is left to inference.
+    """
+    import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
+
+    family = type_family(sa_type)
+    simple = {
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "time": pa.time64("us"),
+        "text": pa.string(),
+        "binary": pa.binary(),
+        "timestamp": pa.timestamp("us"),
+        "timestamptz": pa.timestamp("us", "UTC"),
+    }
+    if family in simple:
+        return simple[family]
+    if family == "integer":
+        if isinstance(sa_type, sa.SmallInteger):
+            return pa.int16()
+        return pa.int64() if isinstance(sa_type, sa.BigInteger) else pa.int32()
+    if family == "float":
+        if isinstance(sa_type, sa.REAL) or getattr(sa_type, "precision", None) in range(1, 25):
+            return pa.float32()
+        return pa.float64()
+    if family == "decimal":
+        precision = getattr(sa_type, "precision", None)
+        scale = getattr(sa_type, "scale", None) or 0
+        if precision is None:
+            return None
+        if precision > 38:  # decimal128 holds at most 38 digits
+            return pa.decimal256(precision, scale)
+        return pa.decimal128(precision, scale)
+    return None
 
 
 _FITS = {

@@ -25,6 +25,9 @@ Health (``health``, see ``_relational``): an existing target is checked with
 ``has_table_privilege(..., 'INSERT')``; "lock free" takes ``pg_try_advisory_lock`` and releases
 it at once, or names the holder. The health connection's ``application_name`` is
 ``tidegate-health:<pipeline>``.
+
+Quarantine (see ``_relational_quarantine``): ``<table>__quarantine`` is loaded through the same
+COPY path as the target, in the run's transactions.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import pyarrow.csv as pacsv
 import structlog
 from pydantic import Field
 
+from tidegate.core.protocols import QUARANTINE_SUFFIX
 from tidegate.destinations._relational import RelationalDestination, RelationalSettings
 from tidegate.errors import ConfigError, DependencyError, TidegateError
 
@@ -198,6 +202,17 @@ class PostgresDestination(RelationalDestination):
         )
         return "free (advisory lock taken and released)"
 
+    # -- quarantine -------------------------------------------------------------------------
+
+    def quarantine_table(self) -> str:
+        """``<table>__quarantine``, the table part cut so the whole fits in 63 bytes.
+
+        PostgreSQL would cut a longer name itself, from the end: the suffix would go first and
+        the quarantine could end up with the target's own name.
+        """
+        room = _NAME_BYTES - len(QUARANTINE_SUFFIX.encode())
+        return _truncate(self.table, room) + QUARANTINE_SUFFIX
+
     # -- loading ----------------------------------------------------------------------------
 
     def _bulk_insert(self, table: str, batch: pa.RecordBatch, batch_number: int) -> None:
@@ -281,9 +296,9 @@ def _hex(column: pa.Array) -> pa.Array:
     )
 
 
-def _truncate(name: str) -> str:
-    """``name`` cut to PostgreSQL's identifier length, on a character boundary."""
+def _truncate(name: str, limit: int = _NAME_BYTES) -> str:
+    """``name`` cut to ``limit`` bytes (PostgreSQL's identifier length), on a character boundary."""
     encoded = name.encode()
-    if len(encoded) <= _NAME_BYTES:
+    if len(encoded) <= limit:
         return name
-    return encoded[:_NAME_BYTES].decode(errors="ignore")
+    return encoded[:limit].decode(errors="ignore")
