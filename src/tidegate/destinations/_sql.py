@@ -21,7 +21,16 @@ from tidegate.errors import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["duckdb_error", "quote_ident", "quote_idents", "quote_qualified"]
+__all__ = [
+    "ARROW_BATCH_VIEW",
+    "duckdb_error",
+    "quote_ident",
+    "quote_idents",
+    "quote_qualified",
+]
+
+ARROW_BATCH_VIEW = "_tidegate_arrow_batch_"
+"""How DuckDB SQL refers to the Arrow batch being written: a Python variable scanned in place."""
 
 
 def quote_ident(name: str) -> str:

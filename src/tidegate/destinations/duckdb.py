@@ -26,11 +26,16 @@ stays bounded by two batches in flight. Only that thread touches the connection 
 thread has run it: a crash in between loses only work that the checkpoint does not cover yet,
 which a resumed run redoes.
 
+The quarantine (``<table>__quarantine``, the ``Quarantines`` protocol) goes through the same
+writer thread and transactions as the rows; it lives in ``_duckdb_quarantine``, inherited from
+``DuckdbQuarantine``.
+
 Every schema, table and column name is quoted by ``quote_ident``; none is pasted raw into SQL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -45,7 +50,14 @@ from pydantic import ConfigDict, Field, model_validator
 
 from tidegate.core.health import timed
 from tidegate.core.protocols import Checkpoint
-from tidegate.destinations._sql import duckdb_error, quote_ident, quote_idents, quote_qualified
+from tidegate.destinations._duckdb_quarantine import DuckdbQuarantine, QuarantineRows
+from tidegate.destinations._sql import (
+    ARROW_BATCH_VIEW,
+    duckdb_error,
+    quote_ident,
+    quote_idents,
+    quote_qualified,
+)
 from tidegate.errors import ConfigError, DataError
 from tidegate.spec.settings import PluginSettings
 
@@ -60,8 +72,7 @@ __all__ = ["DuckdbDestination", "DuckdbSettings"]
 
 log = structlog.get_logger(__name__)
 
-_BATCH_VIEW = "_tidegate_arrow_batch_"
-"""How SQL refers to the batch being written: a Python variable that DuckDB scans in place."""
+_BATCH_VIEW = ARROW_BATCH_VIEW
 _ORDINAL = "__tidegate_ordinal"
 _CHECKPOINT_DDL = """
 CREATE TABLE IF NOT EXISTS _tidegate_checkpoints (
@@ -146,7 +157,7 @@ class DuckdbSettings(PluginSettings):
         return self
 
 
-class DuckdbDestination:
+class DuckdbDestination(DuckdbQuarantine):
     """Writes a run's batches into one DuckDB table, all or nothing."""
 
     kind: ClassVar[str] = "duckdb"
@@ -173,9 +184,9 @@ class DuckdbDestination:
         self._rows = 0
         self._batch: pa.RecordBatch | None = None
         self._register = False
-        self._queue: queue.Queue[tuple[pa.RecordBatch, int] | Checkpoint | None] = queue.Queue(
-            maxsize=1
-        )
+        self._queue: queue.Queue[
+            tuple[pa.RecordBatch, int] | QuarantineRows | Checkpoint | None
+        ] = queue.Queue(maxsize=1)
         self._staging_created = False
         self._uncommitted = 0
         self._rows_waiting = 0
@@ -273,6 +284,7 @@ class DuckdbDestination:
     def start(self, *, resume: bool) -> None:
         """Begin the first transaction; a resumed replace keeps the interrupted run's staging."""
         s = self.settings
+        self._quarantine_schema = None
         self._execute("BEGIN TRANSACTION", action="beginning the transaction")
         self._columns = self._load_columns(s.table)
         self._table_exists = bool(self._columns)
@@ -334,12 +346,14 @@ class DuckdbDestination:
             try:
                 if isinstance(item, Checkpoint):
                     self._commit_now(item)
+                elif isinstance(item, QuarantineRows):
+                    self._write_quarantine_now(item.rows)
                 else:
                     self._write_now(*item)
             except BaseException as exc:
                 self._failure = exc
 
-    def _enqueue(self, item: tuple[pa.RecordBatch, int] | Checkpoint) -> None:
+    def _enqueue(self, item: tuple[pa.RecordBatch, int] | QuarantineRows | Checkpoint) -> None:
         if self._worker is None:
             self._worker = threading.Thread(
                 target=self._work, name=f"tidegate-duckdb-{self.settings.table}", daemon=True
@@ -361,10 +375,7 @@ class DuckdbDestination:
 
     def _write_now(self, batch: pa.RecordBatch, batch_number: int) -> None:
         mode = self.settings.mode
-        if self._register:
-            self._con.register(_BATCH_VIEW, batch)
-        self._batch = batch
-        try:
+        with self._scanning(batch):
             if mode == "replace":
                 self._write_staging(batch)
             elif not self._table_exists:
@@ -379,11 +390,20 @@ class DuckdbDestination:
                     )
                 else:
                     self._merge(batch, batch_number)
+        self._rows += batch.num_rows
+
+    @contextlib.contextmanager
+    def _scanning(self, batch: pa.RecordBatch) -> Iterator[None]:
+        """Make ``batch`` what ``_BATCH_VIEW`` names in the statements run meanwhile."""
+        if self._register:
+            self._con.register(_BATCH_VIEW, batch)
+        self._batch = batch
+        try:
+            yield
         finally:
             self._batch = None
             if self._register:
                 self._con.unregister(_BATCH_VIEW)
-        self._rows += batch.num_rows
 
     def commit(self, checkpoint: Checkpoint) -> bool:
         """Every ``commit_every`` batches, commit the rows written with ``checkpoint``.
@@ -447,6 +467,7 @@ class DuckdbDestination:
             return
         self._drain()  # what was handed to commit() still commits; the rest is rolled back
         self._failure = None  # the run failed already; its first error is the one reported
+        self._quarantine_schema = None  # a quarantine created or widened here is undone too
         try:
             self._con.execute("ROLLBACK")
         except duckdb.Error as exc:  # no transaction left (failed BEGIN or COMMIT): nothing to undo
