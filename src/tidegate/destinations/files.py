@@ -7,12 +7,20 @@ partial one. ``rollback`` deletes the temp file and leaves an existing output un
 
 A run that writes no batch leaves an existing output as it was: with no batch there is no
 schema to write a file with.
+
+Quarantine (the ``Quarantines`` protocol): rows rejected on the way to ``out/customers.csv`` are
+kept in ``out/customers__quarantine/<run_id>.parquet``, one Parquet file per run, made visible
+by ``finish`` right after the output file (temp file, fsync, ``os.replace``) and dropped by
+``rollback``; see ``_files_quarantine`` for the details. It is append-only across runs, whatever
+``if_exists`` says. ``read_target`` reads the distinct values of columns of the output file
+that is in place (the previous run's, during a run).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pyarrow as pa
@@ -20,12 +28,14 @@ import structlog
 from pydantic import Field
 
 from tidegate.core.health import timed
+from tidegate.core.protocols import QUARANTINE_SUFFIX
+from tidegate.destinations._files_quarantine import QuarantineFolder, fsync_path
+from tidegate.destinations._quarantine import empty_target, in_utc
 from tidegate.errors import ConfigError, DataError, DependencyError
 from tidegate.spec.settings import PluginSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
+    from collections.abc import Iterator, Sequence
 
     from tidegate.core.context import RunContext
     from tidegate.core.health import Check
@@ -94,6 +104,7 @@ class FilesDestination:
         self._schema: pa.Schema | None = None
         self._created_dirs: list[Path] = []
         self._rows = 0
+        self._quarantine: QuarantineFolder | None = None
 
     def describe(self) -> str:
         """``files:<path>``."""
@@ -146,6 +157,7 @@ class FilesDestination:
             ) from exc
         self._created_dirs = missing  # deepest first, removed again on rollback
         self._temp = target.with_name(f".{target.name}.{ctx.run_id}.tmp")
+        self._quarantine = QuarantineFolder(_quarantine_folder(target), ctx.run_id)
         return None
 
     def start(self, *, resume: bool) -> None:
@@ -174,22 +186,29 @@ class FilesDestination:
         self._rows += batch.num_rows
 
     def finish(self, checkpoint: Checkpoint) -> None:
-        """Finish the file, fsync it and rename it onto the target in one atomic step."""
+        """Rename the finished output onto the target, then commit the run's quarantine.
+
+        Each is made visible in one atomic step (temp file, fsync, ``os.replace``).
+        """
         if self._target is None or self._temp is None:
             return
         if self._writer is None:
             log.warning("files_no_data", path=str(self._target))
-            return
-        target, temp = self._target, self._temp
+        else:
+            self._commit_output(self._target, self._temp)
+        if self._quarantine is not None:
+            self._quarantine.commit()
+
+    def _commit_output(self, target: Path, temp: Path) -> None:
         try:
             self._finish()
-            _fsync(temp)
+            fsync_path(temp)
             if self.settings.if_exists == "fail":
                 os.link(temp, target)  # refuses to overwrite a file made since open
                 temp.unlink()
             else:
                 os.replace(temp, target)
-            _fsync(target.parent)
+            fsync_path(target.parent)
         except FileExistsError as exc:
             raise ConfigError(
                 "the output file appeared during the run",
@@ -211,6 +230,8 @@ class FilesDestination:
             self._finish()
         if self._temp is not None:
             self._temp.unlink(missing_ok=True)
+        if self._quarantine is not None:
+            self._quarantine.rollback()  # first: its folder may be inside ours
         for folder in self._created_dirs:
             with contextlib.suppress(OSError):  # not empty: someone else uses it now
                 folder.rmdir()
@@ -222,7 +243,101 @@ class FilesDestination:
         with contextlib.suppress(Exception):
             self._finish()
 
+    # -- quarantine ------------------------------------------------------------------------
+
+    def quarantine_name(self) -> str:
+        """The quarantine folder: ``<output folder>/<output stem>__quarantine``."""
+        folder = (
+            self._quarantine.folder
+            if self._quarantine
+            else _quarantine_folder(Path(self.settings.path))
+        )
+        return str(folder)
+
+    def write_quarantine(self, rows: pa.RecordBatch) -> None:
+        """Keep rejected rows with this run, made visible by ``finish`` with the output file."""
+        self._quarantine_folder("write_quarantine").write(rows)
+
+    def read_quarantine(self, *, run_id: str | None = None) -> pa.Table:
+        """Quarantined rows (of one run, or all), oldest first; empty when there is none."""
+        return self._quarantine_folder("read_quarantine").read(run_id=run_id)
+
+    def delete_quarantine(self, qids: Sequence[str]) -> int:
+        """Remove rows by ``_tidegate_qid``, applied by ``finish``; how many were removed."""
+        return self._quarantine_folder("delete_quarantine").delete(qids)
+
+    def read_target(self, columns: Sequence[str]) -> pa.Table:
+        """The distinct values of ``columns`` in the output file in place; empty without one."""
+        if self._target is None:
+            raise ConfigError("files destination: read_target before open")
+        target = self._target
+        if not target.is_file():
+            return empty_target(columns)
+        try:
+            table = self._read_output(target, columns)
+        except OSError as exc:
+            raise DependencyError(
+                f"cannot read the output file: {exc.strerror or exc}",
+                location=str(target),
+                hint="check the file's permissions",
+            ) from exc
+        except pa.ArrowException as exc:
+            raise DataError(
+                f"cannot read the output file: {exc}",
+                location=str(target),
+                hint="the file may be damaged or not in the destination's format; run the "
+                "pipeline again to write it anew",
+            ) from exc
+        if not columns:
+            return pa.table({})
+        return in_utc(table.group_by(list(columns), use_threads=False).aggregate([]))
+
+    def _quarantine_folder(self, operation: str) -> QuarantineFolder:
+        if self._quarantine is None:
+            raise ConfigError(f"files destination: {operation} before open")
+        return self._quarantine
+
+    def _read_output(self, target: Path, columns: Sequence[str]) -> pa.Table:
+        """The output's ``columns``; a ConfigError naming those the file does not have."""
+        if self.format == "parquet":
+            import pyarrow.parquet as pq  # noqa: PLC0415 - only parquet outputs need it
+
+            names = pq.read_schema(target).names
+            self._check_columns(columns, names, target)
+            return pq.read_table(target, columns=list(columns))
+        import pyarrow.csv as pacsv  # noqa: PLC0415 - only csv outputs need it
+
+        if not self.settings.options.header:
+            raise ConfigError(
+                "the output file has no header line, so its columns cannot be read by name",
+                location=str(target),
+                hint="set options.header: true to write the column names",
+            )
+        parse = pacsv.ParseOptions(delimiter=self._delimiter())
+        with pacsv.open_csv(target, parse_options=parse) as reader:
+            names = reader.schema.names
+        self._check_columns(columns, names, target)
+        return pacsv.read_csv(
+            target,
+            parse_options=parse,
+            convert_options=pacsv.ConvertOptions(include_columns=list(columns)),
+        )
+
+    def _check_columns(self, columns: Sequence[str], names: list[str], target: Path) -> None:
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise ConfigError(
+                f"column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} not "
+                f"in the output file (columns: {', '.join(names)})",
+                location=str(target),
+                hint="check the column names the rule refers to",
+            )
+
     # -- helpers ---------------------------------------------------------------------------
+
+    def _delimiter(self) -> str:
+        tsv = self.settings.path.lower().removesuffix(".gz").endswith(".tsv")
+        return self.settings.options.delimiter or ("\t" if tsv else ",")
 
     def _start(self, schema: pa.Schema) -> None:
         assert self._temp is not None  # noqa: S101 - write checks that open ran
@@ -245,13 +360,11 @@ class FilesDestination:
                 )
                 if gzip:
                     self._sink = pa.CompressedOutputStream(self._sink, "gzip")
-                tsv = target.removesuffix(".gz").endswith(".tsv")
-                delimiter = options.delimiter or ("\t" if tsv else ",")
                 self._writer = pacsv.CSVWriter(
                     self._sink,
                     schema,
                     write_options=pacsv.WriteOptions(
-                        include_header=options.header, delimiter=delimiter
+                        include_header=options.header, delimiter=self._delimiter()
                     ),
                 )
         except (OSError, ValueError, pa.ArrowException) as exc:
@@ -301,10 +414,11 @@ def _format_from(path: str) -> Literal["csv", "parquet"]:
     )
 
 
-def _fsync(path: Path) -> None:
-    """Flush a file's (or a folder's) data to disk, so a rename never exposes a hollow file."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _quarantine_folder(target: Path) -> Path:
+    """``out/customers.csv.gz`` -> ``out/customers__quarantine``."""
+    name = target.name
+    base = name.lower().removesuffix(".gz")
+    for extension in _EXTENSIONS:
+        if base.endswith(extension):
+            return target.with_name(name[: len(base) - len(extension)] + QUARANTINE_SUFFIX)
+    return target.with_name(Path(name).stem + QUARANTINE_SUFFIX)
