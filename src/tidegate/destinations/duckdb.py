@@ -247,6 +247,12 @@ class DuckdbDestination(DuckdbQuarantine):
         import duckdb  # noqa: PLC0415 - heavy driver imported on first use (DESIGN §2)
 
         s = self.settings
+        # the same object may serve several runs (a read, then a replay): start clean each time
+        self._aborting = False
+        self._failure = None
+        self._rows = 0
+        self._rows_waiting = 0
+        self._uncommitted = 0
         path = ctx.resolve(s.path)
         self._path = path
         try:
