@@ -72,8 +72,8 @@ class Pipeline:
     def quality_step(self, *, whole_run: bool = True) -> QualityStep | None:
         """A new step checking the spec's quality rules (state is per run), or None.
 
-        ``whole_run`` False leaves out the rules judged over a whole run (row_count, freshness),
-        for a replay of a few quarantined rows.
+        ``whole_run`` False leaves out what only makes sense over a whole run (row_count and
+        freshness rules, reject and failure thresholds), for a replay of quarantined rows.
         """
         if self.spec.quality is None:
             return None

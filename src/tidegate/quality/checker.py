@@ -69,11 +69,27 @@ class RuleChecker:
         except RuleSchemaError as problem:
             return [problem]
         if not problems:
+            empty = pa.RecordBatch.from_pylist([], schema=schema)
             try:
-                self._run(query, pa.RecordBatch.from_pylist([], schema=schema))
-            except DataError as exc:
-                problems.append(RuleSchemaError(self.rules[0], exc.message, exc.hint))
+                self._run(query, empty)
+            except DataError:
+                problems.extend(self._culprits(query, empty))
         return problems
+
+    def _culprits(self, query: CompiledQuery, empty: pa.RecordBatch) -> list[RuleSchemaError]:
+        """The rules whose own SQL fails to bind, tried one by one (a user's expression)."""
+        culprits = []
+        for rule in query.predicates:
+            single, _ = compile_rules(
+                [rule], self._types(empty.schema), now=self.now, references=self._references
+            )
+            try:
+                self._run(single, empty)
+            except DataError as exc:
+                culprits.append(
+                    RuleSchemaError(rule, f"rule {rule.rule_id!r}: {exc.message}", exc.hint)
+                )
+        return culprits
 
     def check(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
         """The rows of ``batch`` failing each rule (True = failed), for rules that failed."""
@@ -109,16 +125,18 @@ class RuleChecker:
         """The newest value of a freshness rule's column seen so far (None when all null)."""
         return self._newest.get(rule.rule_id)
 
-    def _compile(self, schema: pa.Schema) -> tuple[CompiledQuery, list[RuleSchemaError]]:
-        empty = pa.RecordBatch.from_pylist([], schema=schema)
-        self._con.register(INPUT, empty)
+    def _types(self, schema: pa.Schema) -> dict[str, str]:
+        """Column name -> DuckDB type, as DuckDB sees a batch of ``schema``."""
+        self._con.register(INPUT, pa.RecordBatch.from_pylist([], schema=schema))
         try:
             described = self._con.execute(f"DESCRIBE SELECT * FROM {INPUT}").fetchall()
         finally:
             self._con.unregister(INPUT)
-        types = {str(row[0]): str(row[1]) for row in described}
+        return {str(row[0]): str(row[1]) for row in described}
+
+    def _compile(self, schema: pa.Schema) -> tuple[CompiledQuery, list[RuleSchemaError]]:
         query, problems = compile_rules(
-            self.rules, types, now=self.now, references=self._references
+            self.rules, self._types(schema), now=self.now, references=self._references
         )
         if not problems:
             self._queries[schema] = query
@@ -133,7 +151,7 @@ class RuleChecker:
         except duckdb.Error as exc:
             raise DataError(
                 f"quality rules could not be evaluated: {str(exc).strip()}",
-                hint="an expression rule may compare values of different types; fix its SQL",
+                hint="check the expression's SQL: column names and the types it compares",
             ) from exc
         finally:
             self._con.unregister(INPUT)

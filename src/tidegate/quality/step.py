@@ -107,8 +107,9 @@ class QualityStep:
                 reject |= mask
         rejected_rows = int(reject.sum())
         self.tally.add(batch, failed, rejected_rows)
-        self._check_thresholds(ctx)
-        self._check_row_count_max(ctx)
+        if self.whole_run:
+            self._check_thresholds(ctx)
+            self._check_row_count_max(ctx)
         if not rejected_rows:
             return batch
         return StepResult(
@@ -253,7 +254,7 @@ class QualityStep:
             )
 
     def _check_row_count_max(self, ctx: RunContext) -> None:
-        for rule in self.spec.rules if self.whole_run else ():
+        for rule in self.spec.rules:
             if rule.type != "row_count":
                 continue
             problem = self._row_count_problem(rule, final=False)
