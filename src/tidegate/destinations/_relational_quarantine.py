@@ -64,6 +64,7 @@ __all__ = ["RelationalQuarantine"]
 
 log = structlog.get_logger(__name__)
 
+_IDS = frozenset({QID, RUN_ID})
 _DELETE_CHUNK = 500
 """qids per DELETE: well under the bound-parameter limits (SQLite 999, SQL Server 2100)."""
 
@@ -110,13 +111,20 @@ class RelationalQuarantine:
     # -- SQL (pure: no connection) ----------------------------------------------------------
 
     def _core_table(self, table: str, names: Sequence[str]) -> Any:
-        """A Core table of ``names`` with every identifier quoted, whatever it looks like."""
+        """A Core table of ``names`` with every identifier quoted, whatever it looks like.
+
+        Columns are untyped (values come back as the driver gives them) except the ids we
+        compare with, typed as Unicode so SQL Server gets ``N'...'`` text, not ``'...'``.
+        """
         import sqlalchemy as sa  # noqa: PLC0415 - heavy, imported on first use
         from sqlalchemy.sql.elements import quoted_name  # noqa: PLC0415
 
         return sa.table(
             quoted_name(table, quote=True),
-            *(sa.column(quoted_name(n, quote=True)) for n in names),
+            *(
+                sa.column(quoted_name(n, quote=True), sa.Unicode() if n in _IDS else None)
+                for n in names
+            ),
             schema=quoted_name(self.schema, quote=True) if self.schema else None,
         )
 
