@@ -53,7 +53,7 @@ class QualitySummary:
         assert measured is not None  # noqa: S101 - only called after a measurement
         score = "n/a" if measured.score is None else f"{measured.score:.1f} / 100"
         dimensions = ", ".join(
-            f"{name} {value:.1%}"
+            f"{name} {value:.2%}"
             for name, value in measured.dimensions.items()
             if value is not None
         )
