@@ -45,6 +45,7 @@ from tidegate.destinations._quarantine import (
     conform,
     fill,
     nulls_as_text,
+    ordered,
     prepare,
     sort_oldest_first,
 )
@@ -154,8 +155,8 @@ class QuarantineFolder:
             return
         try:
             if self._parts:
-                schema = _unify(
-                    (part, self._read(part, pq.read_schema)) for part in self._parts
+                schema = ordered(
+                    _unify((part, self._read(part, pq.read_schema)) for part in self._parts)
                 ).remove_metadata()
                 temp = self.folder / f".{self.run_id}.parquet.tmp"
                 with pq.ParquetWriter(temp, schema, compression="zstd") as writer:

@@ -50,6 +50,7 @@ __all__ = [
     "fill",
     "in_utc",
     "nulls_as_text",
+    "ordered",
     "prepare",
     "quarantine_table",
     "sort_oldest_first",
@@ -175,6 +176,13 @@ def conform(
             raise conflict(field.name, field.type, target, quarantine=quarantine, location=location)
         arrays.append(_cast(column, target, field.name, quarantine, location or quarantine))
     return pa.RecordBatch.from_arrays(arrays, names=rows.schema.names), new
+
+
+def ordered(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with the row's own fields first and the bookkeeping fields after, in order."""
+    own = [f for f in schema if f.name not in QUARANTINE_TYPES]
+    meta = [schema.field(n) for n in QUARANTINE_TYPES if n in schema.names]
+    return pa.schema([*own, *meta])
 
 
 def fill(rows: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

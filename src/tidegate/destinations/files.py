@@ -320,7 +320,11 @@ class FilesDestination:
         return pacsv.read_csv(
             target,
             parse_options=parse,
-            convert_options=pacsv.ConvertOptions(include_columns=list(columns)),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(columns),
+                strings_can_be_null=True,  # as written: null is empty, "" is quoted
+                quoted_strings_can_be_null=False,
+            ),
         )
 
     def _check_columns(self, columns: Sequence[str], names: list[str], target: Path) -> None:
