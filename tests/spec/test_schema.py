@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tidegate.core import Registry
 from tidegate.spec import pipeline_json_schema
@@ -43,7 +46,15 @@ def test_schema_top_level_describes_the_file_not_the_loader(registry: Registry) 
     schema = pipeline_json_schema(registry)
 
     properties = schema["properties"]
-    assert set(properties) == {"name", "description", "source", "steps", "destination", "logging"}
+    assert set(properties) == {
+        "name",
+        "description",
+        "source",
+        "steps",
+        "destination",
+        "logging",
+        "quality",
+    }
     assert schema["required"] == ["name", "source", "destination"]
     assert schema["additionalProperties"] is False
     assert properties["name"]["description"].startswith("Pipeline name")
@@ -67,3 +78,20 @@ def test_an_empty_registry_still_gives_a_usable_schema() -> None:
 
     assert schema["properties"]["source"]["type"] == "object"
     assert schema["properties"]["steps"]["items"] == {"type": "object"}
+
+
+def test_the_example_pipeline_with_rule_shorthands_matches_the_schema(registry: Registry) -> None:
+    import jsonschema  # noqa: PLC0415 - only this test needs it
+    import yaml  # noqa: PLC0415 - only this test needs it
+
+    from tidegate.app.plugins import default_registry  # noqa: PLC0415 - the real kinds
+
+    schema = pipeline_json_schema(default_registry())
+    example = Path(__file__).parents[2] / "examples" / "customers" / "pipeline.yaml"
+    document = yaml.safe_load(example.read_text(encoding="utf-8"))
+    assert document["quality"]["columns"]["customer_id"] == ["not_null", "unique"]
+    jsonschema.validate(document, schema)
+    document["quality"]["columns"]["customer_id"] = ["not_a_rule"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, schema)
+    assert "origin" not in schema["$defs"]["Rule"]["properties"]

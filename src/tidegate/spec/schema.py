@@ -16,6 +16,7 @@ import structlog
 
 from tidegate.errors import TidegateError
 from tidegate.spec.models import LOADER_FIELDS, PLUGIN_SECTIONS, PipelineSpec, StepSpec
+from tidegate.spec.quality import RULE_TYPES
 from tidegate.spec.settings import PluginSettings
 
 if TYPE_CHECKING:
@@ -69,9 +70,39 @@ def pipeline_json_schema(registry: Registry) -> dict[str, Any]:
         "required": [name for name in base.get("required", []) if name not in LOADER_FIELDS],
         "additionalProperties": False,
     }
+    _rule_shorthands(defs)
     if defs:
         schema["$defs"] = defs
     return schema
+
+
+def _rule_shorthands(defs: dict[str, Any]) -> None:
+    """Let quality rules be written as in pipeline files: ``- not_null``, ``- regex: '^a'``.
+
+    The model validates the explicit form the loader turns shorthands into; an editor sees the
+    file before that, so the schema accepts a rule name, ``{rule: argument}`` or the explicit
+    form. ``origin`` is set by Tidegate and is not offered.
+    """
+    rule = defs.get("Rule")
+    quality = defs.get("QualitySpec")
+    if rule is None or quality is None:
+        return
+    rule["properties"].pop("origin", None)
+    item = {
+        "anyOf": [
+            {"type": "string", "enum": list(RULE_TYPES), "description": "A rule with no options."},
+            {
+                "type": "object",
+                "description": "A rule name with its main argument or a mapping of options.",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "propertyNames": {"enum": list(RULE_TYPES)},
+            },
+            {"$ref": "#/$defs/Rule"},
+        ]
+    }
+    quality["properties"]["columns"]["additionalProperties"]["items"] = item
+    quality["properties"]["table"]["items"] = item
 
 
 def _kind_schema(
