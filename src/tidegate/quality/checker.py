@@ -191,7 +191,7 @@ class RuleChecker:
         keys = self._seeds.pop(rule.rule_id)
         columns = []
         for name in rule.key_columns:
-            wanted = schema.field(name).type
+            wanted = schema.field(_name_in(schema, name)).type
             columns.append(keys[name].cast(wanted) if name in keys.column_names else None)
         if any(column is None for column in columns) or keys.num_rows == 0:
             return
@@ -213,7 +213,8 @@ class RuleChecker:
                 rule.function, folder=folder, owner=f"quality rule {rule.rule_id!r}"
             )
             self._functions[rule.rule_id] = function
-        data = batch.select(list(rule.columns)) if rule.columns else batch
+        columns = [_name_in(batch.schema, name) for name in rule.columns or ()]
+        data = batch.select(columns) if columns else batch
         try:
             result = function(data)
         except TidegateError:
@@ -225,18 +226,14 @@ class RuleChecker:
                 hint="fix the function; the traceback above shows where it failed",
             ) from exc
         try:
-            array = (
-                pa.array(result, type=pa.bool_())
-                if not isinstance(result, pa.Array | pa.ChunkedArray)
-                else result
-            )
-            passed = pc.fill_null(array.cast(pa.bool_()), True).to_numpy(zero_copy_only=False)
+            array = result if isinstance(result, pa.Array | pa.ChunkedArray) else pa.array(result)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-            raise InternalError(
-                f"quality rule {rule.rule_id!r}: {rule.function} returned "
-                f"{type(result).__name__}, not a boolean array",
-                hint="return a pyarrow boolean array (True for good rows), one value per row",
-            ) from exc
+            raise _not_boolean(rule, type(result).__name__) from exc
+        # no cast to boolean: it would take 0/1 or 'true'/'false' for verdicts, and a function
+        # returning the wrong column (ids, counts) would pass silently
+        if not (pa.types.is_boolean(array.type) or pa.types.is_null(array.type)):
+            raise _not_boolean(rule, f"{type(result).__name__} of {array.type}")
+        passed = pc.fill_null(array.cast(pa.bool_()), True).to_numpy(zero_copy_only=False)
         if len(passed) != batch.num_rows:
             raise InternalError(
                 f"quality rule {rule.rule_id!r}: {rule.function} returned {len(passed)} values "
@@ -247,9 +244,23 @@ class RuleChecker:
 
     def _observe_newest(self, rule: Rule, batch: pa.RecordBatch) -> None:
         assert rule.column is not None  # noqa: S101 - freshness is a column rule
-        newest = pc.max(batch.column(batch.schema.get_field_index(rule.column))).as_py()
+        newest = pc.max(batch.column(_name_in(batch.schema, rule.column))).as_py()
         if newest is None:
             return
         current = self._newest.get(rule.rule_id)
         if current is None or newest > current:
             self._newest[rule.rule_id] = newest
+
+
+def _name_in(schema: pa.Schema, name: str) -> str:
+    """The batch's spelling of column ``name``: rules name columns ignoring case, as DuckDB."""
+    if name in schema.names:
+        return name
+    return next((field for field in schema.names if field.lower() == name.lower()), name)
+
+
+def _not_boolean(rule: Rule, what: str) -> InternalError:
+    return InternalError(
+        f"quality rule {rule.rule_id!r}: {rule.function} returned {what}, not a boolean array",
+        hint="return a pyarrow boolean array (True for good rows), one value per row",
+    )

@@ -14,6 +14,7 @@ read, that every column exists and every expression binds.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -52,6 +53,14 @@ ROW_RULES = frozenset(
 """Rules evaluated as a SQL predicate per row."""
 
 _TEMPORAL = ("DATE", "TIMESTAMP")
+
+_INTEGERS = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+)
+_DECIMAL = re.compile(r"DECIMAL\((?P<width>\d+),\s*(?P<scale>\d+)\)")
+
+_BLANK = r"[\s\p{Z}]*"
+"""A value that is only white space: empty, spaces, tabs, line breaks, Unicode spaces."""
 
 
 class RuleSchemaError(Exception):
@@ -145,6 +154,7 @@ class _Builder:
         self.now = now
         self.references = references
         self.params: list[Any] = []
+        self._con: Any = None
 
     def name_of(self, column: str) -> str:
         return column if column in self.types else self.lower[column.lower()]
@@ -156,6 +166,27 @@ class _Builder:
         self.params.append(value)
         placeholder = f"${len(self.params)}"
         return f"CAST({placeholder} AS {cast})" if cast else placeholder
+
+    def value(self, rule: Rule, value: Any, kind: str) -> str:
+        """A value written in the rule, as a parameter cast to the column's type ``kind``.
+
+        The cast is tried here, once: DuckDB would otherwise only fail on it when the first
+        non-empty batch arrives, with a message that names neither the rule nor the value.
+        """
+        import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
+
+        text = _text(value)
+        if self._con is None:
+            self._con = duckdb.connect(":memory:")
+        row = self._con.execute(f"SELECT TRY_CAST($1 AS {kind}) IS NULL", [text]).fetchone()
+        if row is None or row[0]:
+            raise RuleSchemaError(
+                rule,
+                f"rule {rule.rule_id!r}: {value!r} is not a {kind} value, the type of "
+                f"column {rule.column!r}",
+                "write the value in the column's type (dates as 'YYYY-MM-DD')",
+            )
+        return self.param(text, kind)
 
     def predicate(self, rule: Rule) -> str:
         if rule.type == "expression":
@@ -173,7 +204,8 @@ class _Builder:
         if kind in {"FLOAT", "DOUBLE"}:
             parts.append(f"NOT isnan({column})")
         if rule.blank_is_null and kind == "VARCHAR":
-            parts.append(f"trim({column}) <> ''")
+            # \s alone is ASCII in RE2; \p{Z} adds the Unicode spaces (no-break, ideographic)
+            parts.append(f"NOT regexp_full_match({column}, {self.param(_BLANK)})")
         return "(" + " AND ".join(parts) + ")"
 
     def _between(self, rule: Rule, column: str, kind: str) -> str:
@@ -191,7 +223,7 @@ class _Builder:
 
     def _literal(self, rule: Rule, value: Any, kind: str) -> str:
         if isinstance(value, str) or _is_time(value):
-            return self.param(_text(value), kind)
+            return self.value(rule, value, kind)
         if kind in {"VARCHAR", "BOOLEAN"} or kind.startswith(_TEMPORAL):
             raise RuleSchemaError(
                 rule,
@@ -209,13 +241,17 @@ class _Builder:
     def _allowed_values(self, rule: Rule, column: str, kind: str) -> str:
         assert rule.values is not None  # noqa: S101 - guaranteed by the spec's validation
         if rule.case_insensitive:
-            items = ", ".join(self.param(str(v).lower()) for v in rule.values)
+            # lowered by DuckDB on both sides: Python's lower() differs for some letters (İ)
+            items = ", ".join(f"lower({self.param(_text(v))})" for v in rule.values)
             return f"lower(CAST({column} AS VARCHAR)) IN ({items})"
-        cast = kind if kind != "VARCHAR" else None
-        items = ", ".join(
-            self.param(_text(v) if cast else v, cast) if not isinstance(v, bool) else self.param(v)
-            for v in rule.values
-        )
+        if kind == "VARCHAR":
+            # a text column holds text: YAML's 1 or true stands for '1' or 'true' here
+            items = ", ".join(self.param(_text(v)) for v in rule.values)
+        else:
+            items = ", ".join(
+                self.param(v) if isinstance(v, bool) else self.value(rule, v, kind)
+                for v in rule.values
+            )
         return f"{column} IN ({items})"
 
     def _length(self, rule: Rule, column: str, kind: str) -> str:
@@ -237,7 +273,10 @@ class _Builder:
                 f"rule {rule.rule_id!r}: type {rule.data_type!r} cannot be checked: {exc}",
                 "use a type like int64, float64, decimal(12,2), bool, date32 or timestamp",
             ) from exc
-        return f"TRY_CAST({column} AS {target}) IS NOT NULL"
+        cast = f"TRY_CAST({column} AS {target})"
+        exact = _exact(column, kind, target)
+        fits = f"coalesce({cast} = {exact}, FALSE)" if exact else f"{cast} IS NOT NULL"
+        return f"({column} IS NULL OR {fits})"
 
     def _not_in_future(self, rule: Rule, column: str, kind: str) -> str:
         self.check_temporal(rule)
@@ -252,7 +291,10 @@ class _Builder:
 
     def _referential(self, rule: Rule, column: str, kind: str) -> str:
         table = self.references.table_for(rule)
-        return f"{column} IN (SELECT TRY_CAST(k AS {kind}) FROM {quote(table)})"
+        # a NULL among the keys (an empty cell, a key not of the column's type) would make
+        # `x IN (...)` NULL for every value not found, and NULL passes: keep only real keys
+        key = f"TRY_CAST(k AS {kind})"
+        return f"{column} IN (SELECT {key} FROM {quote(table)} WHERE {key} IS NOT NULL)"
 
     def check_temporal(self, rule: Rule) -> None:
         assert rule.column is not None  # noqa: S101 - temporal rules are column rules
@@ -265,11 +307,34 @@ class _Builder:
             )
 
 
+def _exact(column: str, kind: str, target: str) -> str | None:
+    """``column`` read losslessly, to compare with its cast to ``target`` (None: no need).
+
+    DuckDB's casts round ('1.5' becomes the BIGINT 2, '123.456' the DECIMAL(5,2) 123.46) and
+    cut ('2024-01-01 10:00' becomes a DATE): such a value converts only by losing part of it,
+    so the type rule must fail it. Equal to its exact reading means nothing was lost.
+    """
+    if kind == target:
+        return None
+    if target in _INTEGERS:
+        return f"TRY_CAST({column} AS DOUBLE)"
+    decimal = _DECIMAL.fullmatch(target)
+    if decimal:
+        whole_digits = int(decimal["width"]) - int(decimal["scale"])
+        return f"TRY_CAST({column} AS DECIMAL(38, {38 - whole_digits}))"
+    if target == "DATE":
+        return f"TRY_CAST({column} AS TIMESTAMP)"
+    return None
+
+
 def _is_time(value: Any) -> bool:
     return isinstance(value, dt.date | dt.datetime)
 
 
 def _text(value: Any) -> str:
+    """A rule's value as text, the way DuckDB writes it (dates ISO, booleans lower case)."""
+    if isinstance(value, bool):
+        return str(value).lower()
     return value.isoformat() if _is_time(value) else str(value)
 
 

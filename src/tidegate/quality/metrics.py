@@ -121,14 +121,18 @@ class QualityTally:
         figures: dict[str, dict[str, float | None]] = {}
         for name, nulls in self.nulls.items():
             figures[name] = {"completeness": _share(self.rows - nulls, self.rows)}
+        spelled = {name.lower(): name for name in figures}  # rules name columns ignoring case
         for rule in self.spec.rules:
-            if not rule.column or rule.column not in figures:
+            if not rule.column:
+                continue
+            column = rule.column if rule.column in figures else spelled.get(rule.column.lower())
+            if column is None:
                 continue
             if rule.type in DIMENSIONS["validity"]:
                 invalid = self.column_invalid[rule.column]
-                figures[rule.column]["validity"] = _share(self.rows - invalid, self.rows)
+                figures[column]["validity"] = _share(self.rows - invalid, self.rows)
             elif rule.type == "unique":
-                figures[rule.column]["uniqueness"] = _share(
+                figures[column]["uniqueness"] = _share(
                     self.rows - self.failed[rule.rule_id], self.rows
                 )
         return figures

@@ -531,6 +531,10 @@ def _explicit_rule(item: Any, column: str | None) -> Any:
     if rule is None:
         return item  # let validation say what is not understood
     if column is not None:
+        if rule.get("type") == "referential" and "column" in rule and "key" not in rule:
+            # under columns.<name> the checked column is <name>; `referential: {file: f,
+            # column: code}` names the reference's column, as the rules reference writes it
+            rule["key"] = rule.pop("column")
         rule.setdefault("column", column)
     return rule
 

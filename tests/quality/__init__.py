@@ -1,0 +1,1 @@
+"""Tests of the data-quality rules, their thresholds and metrics (``tidegate.quality``)."""
