@@ -192,3 +192,21 @@ def test_validate_runs_the_expression_against_the_real_columns(tmp_path: Path, c
     assert done.returncode == 2
     assert "pipeline.yaml:26" in done.stderr
     assert "agee" in done.stderr
+
+
+def test_a_file_destination_keeps_its_rejects_in_parquet_and_refuses_replay(
+    tmp_path: Path, cli: Cli
+) -> None:
+    _write(tmp_path)
+    to_file = ["--set", "destination={type: files, path: out/people.csv, if_exists: fail}"]
+    done = cli("run", "pipeline.yaml", *to_file)
+    assert done.returncode == 0, done.stderr
+    parts = list((tmp_path / "out" / "people__quarantine").glob("*.parquet"))
+    assert len(parts) == 1
+    listed = cli("quarantine", "list", "pipeline.yaml", "--json", *to_file)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["rows"] == 4
+    replay = cli("quarantine", "replay", "pipeline.yaml", *to_file)
+    assert replay.returncode == 2
+    assert "replay needs a table destination" in replay.stderr
+    assert len((tmp_path / "out" / "people.csv").read_text().splitlines()) == 4  # header + 3

@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from tidegate.core import Checkpoint, Destination, RunResult, Step
     from tidegate.spec import PipelineSpec
 
-__all__ = ["ReplayPlan", "quarantine_of", "read_rows", "replay", "replayable", "summarise"]
+__all__ = [
+    "ReplayPlan",
+    "quarantine_of",
+    "read_rows",
+    "readable",
+    "replay",
+    "replayable",
+    "summarise",
+]
 
 _META = tuple(name for name, _ in QUARANTINE_COLUMNS)
 _BATCH_ROWS = 65_536
@@ -291,13 +299,34 @@ class _ReplayTarget:
         return self.quarantine.read_target(columns)
 
 
+def readable(spec: PipelineSpec) -> PipelineSpec:
+    """``spec`` fit for reading the quarantine: a file output that may not be replaced still
+    lets its quarantine be read (nothing is written)."""
+    settings = spec.destination.settings
+    if getattr(settings, "if_exists", None) != "fail":
+        return spec
+    destination = spec.destination.model_copy(
+        update={"settings": settings.model_copy(update={"if_exists": "replace"})}
+    )
+    return spec.model_copy(update={"destination": destination})
+
+
 def replayable(spec: PipelineSpec) -> PipelineSpec:
     """``spec`` with a ``replace`` destination switched to ``append`` for a replay.
 
     Replayed rows join the table as it is; a replace-mode load would swap in a staging table
-    holding only them.
+    holding only them. A file destination writes its whole output anew on every run, so a
+    replay into it would replace the output by the replayed rows: it is refused.
     """
     settings = spec.destination.settings
+    if not hasattr(settings, "mode"):
+        raise ConfigError(
+            f"replay needs a table destination; a {spec.destination.type} destination rewrites "
+            "its whole output on every run, so a replay would replace it by the replayed rows",
+            location="destination",
+            hint="fix the data at its source and run the pipeline again, or replay into a "
+            "table with --set destination='{type: duckdb, path: ..., table: ...}'",
+        )
     if getattr(settings, "mode", None) != "replace":
         return spec
     destination = spec.destination.model_copy(

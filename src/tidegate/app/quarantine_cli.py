@@ -34,10 +34,10 @@ quarantine_app = typer.Typer(
 
 def _pipeline(path: Path, sets: list[str] | None, profile: str | None, *, replay: bool) -> Pipeline:
     from tidegate.app.bootstrap import build, load  # noqa: PLC0415 - keeps --help fast
-    from tidegate.app.quarantine import replayable  # noqa: PLC0415 - keeps --help fast
+    from tidegate.app.quarantine import readable, replayable  # noqa: PLC0415 - fast --help
 
     spec = load(path, overrides=sets or ())
-    return build(replayable(spec) if replay else spec, profile=profile)
+    return build(replayable(spec) if replay else readable(spec), profile=profile)
 
 
 @quarantine_app.command("list")

@@ -399,8 +399,9 @@ class Runner:
             if name in rejected.schema.names
         }
         own = [name for name in rejected.schema.names if name not in given]
-        index = pa.array(range(rows), type=pa.int64()).cast(pa.string())
-        prefix = f"{self.ctx.run_id}:{number}:"
+        # zero-padded so that ids sort like the rows they name
+        index = pc.utf8_lpad(pa.array(range(rows), type=pa.int64()).cast(pa.string()), 9, "0")
+        prefix = f"{self.ctx.run_id}:{number:09d}:"
         made: dict[str, pa.Array] = {
             "_tidegate_qid": pc.binary_join_element_wise(prefix, index, ""),
             "_tidegate_run_id": pa.repeat(self.ctx.run_id, rows),
