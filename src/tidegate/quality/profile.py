@@ -4,7 +4,7 @@
 values, value shapes) and drafts a ``quality:`` section from what it saw, so writing rules starts
 from the data instead of a blank page. The data is streamed: each batch is summarised by DuckDB
 (over Arrow, zero-copy) and pyarrow kernels, and only a bounded state per column is kept, so a
-5 GB file profiles in the memory of a few batches:
+5 GB file profiles in the memory of a few batches, plus the hashes of columns still unique:
 
 - counts, min/max and lengths are merged from per-batch aggregates; mean and standard deviation
   with Chan's parallel formula, over finite values (NaN is counted on its own);
@@ -14,8 +14,9 @@ from the data instead of a blank page. The data is streamed: each batch is summa
   estimated from the ``SKETCH`` smallest 64-bit hashes of the values (k-minimum-values, about
   1.6 % relative error; exact below ``SKETCH`` distinct values);
 - uniqueness is exact: a column stays a candidate while no duplicate shows up, the hashes of its
-  values go to a DuckDB table (which spills to disk past a memory limit) and are counted at the
-  end. A hash collision could only hide a unique column, never pass a duplicated one as unique.
+  values go to a DuckDB table (8 bytes a row, spilled to a temporary folder past 512 MB) and are
+  counted at the end. A hash collision could only hide a unique column, never pass a duplicated
+  one as unique.
 """
 
 from __future__ import annotations
