@@ -1,4 +1,4 @@
-"""The ``tidegate`` command line: init, validate, run, schema and demo.
+"""The ``tidegate`` command line: init, validate, run, health, profile, quarantine, schema, demo.
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error. Human output goes to
 a terminal through rich; when stdout is not a terminal, ``run`` prints one JSON summary line
@@ -199,6 +199,49 @@ def _summarise(result: Any, quality: QualitySummary) -> None:
     out.print(table)
     if quality.measured is not None:
         out.print(quality.table())
+
+
+@app.command(epilog=EXIT_CODES)
+def profile(
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="A data file (.csv, .parquet, .jsonl/.ndjson, optionally .gz/.bz2/.zst), a "
+            "folder of Parquet files, or pipeline.yaml.",
+            show_default=False,
+        ),
+    ],
+    rows: Annotated[
+        int | None,
+        typer.Option("--rows", min=1, metavar="N", help="Profile only the first N rows."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the profile and the suggested rules as JSON.")
+    ] = False,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules", metavar="FILE", help="Write the suggested quality rules to this YAML file."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a key of the pipeline, or a source setting of a data file "
+            "(--set delimiter=';'); repeatable.",
+            metavar="KEY=VALUE",
+        ),
+    ] = None,
+) -> None:
+    """Per-column statistics of a data file, or of what a pipeline's steps produce, and
+    suggested quality rules to paste into pipeline.yaml."""
+    from tidegate.app.profiling import profile_command  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        profile_command(target, rows=rows, json_out=as_json, rules_out=rules, sets=set_ or [])
+    except TidegateError as exc:
+        raise fail(exc) from exc
 
 
 @app.command(epilog="Exit codes: 0 healthy · 1 a check failed · 2 usage or configuration error.")
