@@ -16,15 +16,8 @@ import yaml
 
 from tidegate.errors import DataError
 from tidegate.quality import check_table
-from tidegate.quality.profile import (
-    SKETCH,
-    TRACKED,
-    profile_table,
-    rules_yaml,
-    shape_regex,
-    shapes_of,
-    suggest_rules,
-)
+from tidegate.quality.profile import SKETCH, TRACKED, profile_table, shapes_of
+from tidegate.quality.suggest import rules_yaml, shape_regex, suggest_rules
 from tidegate.spec.quality import QualitySpec
 
 if TYPE_CHECKING:

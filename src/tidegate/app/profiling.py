@@ -61,7 +61,8 @@ def profile_command(
     ``--set`` overrides: of the pipeline, or of the source's settings for a data file.
     Raises ``ConfigError`` for a target that cannot be read and ``DataError`` for bad data.
     """
-    from tidegate.quality.profile import profile_table, rules_yaml, suggest_rules  # noqa: PLC0415 - DuckDB on first use
+    from tidegate.quality.profile import profile_table  # noqa: PLC0415 - DuckDB on first use
+    from tidegate.quality.suggest import rules_yaml, suggest_rules  # noqa: PLC0415
 
     # stdout carries the profile (JSON for scripts): logs, warnings only, go to stderr
     configure_logging("warning", "auto")

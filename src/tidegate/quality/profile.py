@@ -1,4 +1,4 @@
-"""Column profiles of a table or a stream of batches, and the quality rules they suggest.
+"""Column profiles of a table or a stream of batches (the rules they suggest: ``suggest``).
 
 ``tidegate profile`` shows what a dataset holds (types, nulls, distinct values, ranges, frequent
 values, value shapes) and drafts a ``quality:`` section from what it saw, so writing rules starts
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
 from tidegate.errors import DataError
 
@@ -41,17 +39,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMAIL_PATTERN",
+    "FEW_VALUES",
     "ColumnProfile",
     "Profile",
     "Shape",
     "ValueCount",
     "plain",
     "profile_table",
-    "rules_yaml",
-    "shape_regex",
+    "readable_type",
     "shapes_of",
-    "suggest_rules",
+    "value_kind",
 ]
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+"""What an e-mail address looks like, for the profile's e-mail share and the suggested regex."""
 
 TOP_VALUES = 5
 """Frequent values shown per column."""
@@ -67,10 +68,6 @@ CHUNK_ROWS = 65_536
 """Rows summarised at a time: small batches are gathered so each query does real work."""
 SHAPE_MAX_LENGTH = 64
 """Longer values get no shape: free text has as many shapes as values."""
-DOMINANT_SHARE = 0.98
-"""Share of the non-null values a shape (or the e-mail pattern) must cover to suggest a regex."""
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
-"""What an e-mail address looks like, for the profile's e-mail share and the suggested regex."""
 
 _MEMORY_LIMIT = "512MB"
 
@@ -85,7 +82,6 @@ def _shape_table() -> np.ndarray[Any, np.dtype[np.uint8]]:
 
 _SHAPE_BYTES = _shape_table()
 """Byte -> shape byte: ASCII letters to A/a, digits to 9; other bytes (UTF-8 too) unchanged."""
-_REGEX_SPECIAL = frozenset("\\.^$|?*+()[]{}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +259,7 @@ def _empty(schema: pa.Schema | None) -> Profile:
     return Profile(rows=0, columns=columns)
 
 
-def _kind(data_type: pa.DataType) -> str:
+def value_kind(data_type: pa.DataType) -> str:
     """The family of a type, which decides the statistics computed for it."""
     checks = (
         ("boolean", pa.types.is_boolean),
@@ -289,10 +285,10 @@ def _kind(data_type: pa.DataType) -> str:
     return "other"
 
 
-def _readable(data_type: pa.DataType) -> pa.DataType:
+def readable_type(data_type: pa.DataType) -> pa.DataType:
     """The type a column is profiled as: dictionaries decoded, half floats widened."""
     if pa.types.is_dictionary(data_type):
-        return _readable(data_type.value_type)
+        return readable_type(data_type.value_type)
     if pa.types.is_float16(data_type):
         return pa.float32()
     if pa.types.is_string_view(data_type):
@@ -396,7 +392,7 @@ class _Profiler:
         import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
 
         self.schema = schema
-        self.readable = pa.schema([f.with_type(_readable(f.type)) for f in schema])
+        self.readable = pa.schema([f.with_type(readable_type(f.type)) for f in schema])
         self.rows = 0
         self._spill = tempfile.TemporaryDirectory(prefix="tidegate-profile-")
         self._con: Any = duckdb.connect(
@@ -406,7 +402,7 @@ class _Profiler:
         self.columns: list[_Column] = []
         for index, f in enumerate(self.readable):
             column = _Column(index=index, name=f.name, type=schema.field(index).type, kind="")
-            column.kind = _kind(f.type)
+            column.kind = value_kind(f.type)
             if column.kind == "binary":
                 column.hashing = True  # values are not counted: long blobs, rarely repeated
             elif column.kind != "other":
@@ -658,7 +654,7 @@ def _aggregates(column: _Column) -> list[str]:
         cast = "::TIME"
     elif kind == "timestamp":
         # microseconds: pyarrow turns nanosecond timestamps into pandas objects, not datetimes
-        cast = "::TIMESTAMPTZ" if _readable(column.type).tz else "::TIMESTAMP"
+        cast = "::TIMESTAMPTZ" if readable_type(column.type).tz else "::TIMESTAMP"
     return [f"min({c}){cast} AS {c}_min", f"max({c}){cast} AS {c}_max"]
 
 
@@ -680,177 +676,6 @@ def _hash_expression(column: _Column) -> str:
     return f"if({missing}, NULL, hash({c})) AS h{i}"
 
 
-def suggest_rules(profile: Profile) -> dict[str, Any]:
-    """A ``quality:`` section drafted from ``profile``, in the pipeline file's own format.
-
-    Per column, in this order: ``not_null`` (no nulls seen), ``unique`` (every value checked
-    distinct; not for floats and booleans), ``allowed_values`` (at most ``FEW_VALUES`` strings
-    or integers, each seen ~10 times on average), a range (``between``, rounded outwards; for
-    past dates ``min`` plus ``not_in_future``; none for unique integers, which look like keys),
-    ``length`` for strings and ``regex`` when one shape (or the e-mail pattern) covers
-    ``DOMINANT_SHARE`` of the values.
-    """
-    columns: dict[str, list[Any]] = {}
-    for column in profile.columns:
-        rules = _column_rules(column)
-        if rules:
-            columns[column.name] = rules
-    return {"quality": {"columns": columns}}
-
-
-def rules_yaml(profile: Profile, *, source: str | None = None) -> str:
-    """``suggest_rules`` as a YAML snippet under a comment saying what it was drawn from.
-
-    Laid out like the examples in the docs: one rule per line, arguments inline
-    (``- between: [0, 120]``), patterns in single quotes.
-    """
-    seen = f"{profile.rows:,} row{'s' if profile.rows != 1 else ''}"
-    if profile.limited:
-        seen = f"the first {seen}"
-    origin = f" of {source}" if source else ""
-    header = (
-        f"# Quality rules suggested by `tidegate profile` from {seen}{origin}.\n"
-        "# They describe the data seen, not what it must be: review each rule, keep those that\n"
-        "# hold by definition, then paste the section into pipeline.yaml.\n"
-    )
-    section = suggest_rules(profile)
-    columns = section["quality"]["columns"]
-    section["quality"]["columns"] = {
-        name: [_styled(rule) for rule in rules] for name, rules in columns.items()
-    }
-    body = yaml.dump(
-        section, Dumper=_RulesDumper, sort_keys=False, allow_unicode=True, default_flow_style=False
-    )
-    return header + body
-
-
-class _Inline(list[Any]):
-    """A rule argument written in flow style: ``[0, 120]``."""
-
-
-class _InlineMap(dict[str, Any]):
-    """A rule argument written in flow style: ``{min: 1, max: 5}``."""
-
-
-class _Quoted(str):
-    """A pattern written in single quotes, so backslashes read as they are."""
-
-    __slots__ = ()
-
-
-class _RulesDumper(yaml.SafeDumper):
-    """Indents list items under their key, as the docs' examples do."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
-
-
-_RulesDumper.add_representer(
-    _Inline, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True)
-)
-_RulesDumper.add_representer(
-    _InlineMap, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True)
-)
-_RulesDumper.add_representer(
-    _Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="'")
-)
-
-
-def _styled(rule: Any) -> Any:
-    if not isinstance(rule, dict):
-        return rule
-    ((name, argument),) = rule.items()
-    if isinstance(argument, list):
-        argument = _Inline(argument)
-    elif isinstance(argument, dict):
-        argument = _InlineMap(argument)
-    elif name == "regex":
-        argument = _Quoted(argument)
-    return {name: argument}
-
-
-def _column_rules(column: ColumnProfile) -> list[Any]:
-    kind = _kind(_readable(column.type))
-    if column.non_null == 0:
-        return []
-    rules: list[Any] = []
-    if column.nulls == 0:
-        rules.append("not_null")
-    if column.unique and column.non_null > 1:
-        rules.append("unique")
-    if (
-        kind in {"string", "integer"}
-        and column.values is not None
-        and not column.unique
-        and column.non_null >= 10 * len(column.values)
-    ):
-        rules.append({"allowed_values": list(column.values)})
-    else:
-        rules.extend(_range_rules(column, kind))
-    if kind == "string" and column.min_length is not None:
-        rules.append({"length": {"min": column.min_length, "max": column.max_length}})
-        pattern = _pattern(column)
-        if pattern is not None:
-            rules.append({"regex": pattern})
-    return rules
-
-
-def _range_rules(column: ColumnProfile, kind: str) -> list[Any]:
-    if column.min is None or column.max is None:
-        return []
-    if kind in {"integer", "float", "decimal"} and not (kind == "integer" and column.unique):
-        low, high = float(column.min), float(column.max)
-        if math.isfinite(low) and math.isfinite(high):
-            return [{"between": list(_outward(low, high, integral=kind == "integer"))}]
-    if kind in {"date", "timestamp"}:
-        return _time_range(column.min, column.max)
-    return []
-
-
-def _time_range(low: Any, high: Any) -> list[Any]:
-    """``min`` plus ``not_in_future`` for past values, else ``between``, whole days outwards."""
-    if isinstance(low, dt.datetime):
-        now = dt.datetime.now(dt.UTC)
-        # the quality engine reads timestamps without a zone as UTC
-        past = high <= (now if high.tzinfo else now.replace(tzinfo=None))
-        low = low.replace(hour=0, minute=0, second=0, microsecond=0)
-        high = high.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
-    else:
-        past = high <= dt.datetime.now(dt.UTC).date()
-    # ISO 8601 text: the engine casts it to the column's type, and YAML keeps it as written
-    if past:
-        return [{"min": low.isoformat()}, "not_in_future"]
-    return [{"between": [low.isoformat(), high.isoformat()]}]
-
-
-def _outward(low: float, high: float, *, integral: bool) -> tuple[int | float, int | float]:
-    """``low`` and ``high`` rounded down and up to two significant digits of their span."""
-    span = high - low
-    if span <= 0:
-        return _tidy(low), _tidy(high)
-    exponent = math.floor(math.log10(span)) - 1
-    if integral:
-        exponent = max(exponent, 0)
-    step = 10.0**exponent
-    digits = max(0, -exponent)
-    rounded_low = round(math.floor(low / step) * step, digits)
-    rounded_high = round(math.ceil(high / step) * step, digits)
-    return _tidy(rounded_low), _tidy(rounded_high)
-
-
-def _tidy(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else value
-
-
-def _pattern(column: ColumnProfile) -> str | None:
-    """A regex covering ``DOMINANT_SHARE`` of the values: the top shape's, or e-mail's."""
-    if column.shapes and column.shapes[0].share >= DOMINANT_SHARE:
-        return shape_regex(column.shapes[0].shape)
-    if column.email_share is not None and column.email_share >= DOMINANT_SHARE:
-        return EMAIL_PATTERN
-    return None
-
-
 def shapes_of(strings: pa.Array) -> pa.Array:
     """The shape of every string: ``AB-12x`` -> ``AA-99a``; ASCII letters and digits only.
 
@@ -869,16 +694,3 @@ def shapes_of(strings: pa.Array) -> pa.Array:
         strings.null_count,
         strings.offset,
     )
-
-
-def shape_regex(shape: str) -> str:
-    """The anchored RE2 pattern of a shape: ``AA-9999`` -> ``^[A-Z]{2}-\\d{4}$``."""
-    classes = {"A": "[A-Z]", "a": "[a-z]", "9": r"\d"}
-    parts: list[str] = []
-    for match in re.finditer(r"A+|a+|9+|.", shape, re.DOTALL):
-        run = match.group(0)
-        if run[0] in classes:
-            parts.append(classes[run[0]] + (f"{{{len(run)}}}" if len(run) > 1 else ""))
-        else:
-            parts.append("\\" + run if run in _REGEX_SPECIAL else run)
-    return "^" + "".join(parts) + "$"
