@@ -462,15 +462,23 @@ def test_type_on_a_float_column_fails_fractions_and_nan() -> None:
     assert rows_failing(values, {"type": "int32"}) == [2, 3, 5]
 
 
-def test_type_that_does_not_exist_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(SpecError) as error:
+def test_type_that_does_not_exist_is_refused_when_the_rules_are_read() -> None:
+    with pytest.raises(ConfigError) as error:
         rows_failing(["1"], {"type": "int65"})
 
-    path, message, hint = spec_problem(error)
-    assert path == "quality.columns.v.0"
-    assert message.startswith("rule 'v.type': type 'int65' cannot be checked: unknown type")
-    assert "did you mean 'int64'?" in message
-    assert hint == "use a type like int64, float64, decimal(12,2), bool, date32 or timestamp"
+    assert not isinstance(error.value, SpecError)  # refused by the spec, before the data
+    assert "unknown type 'int65' (did you mean 'int64'?)" in error.value.message
+
+
+def test_type_that_duckdb_cannot_check_is_refused_before_any_row() -> None:
+    with pytest.raises(SpecError) as error:
+        rows_failing(["1"], {"type": "float16"})
+
+    assert spec_problem(error) == (
+        "quality.columns.v.0",
+        "rule 'v.type': type 'float16' cannot be checked: DuckDB has no type for Arrow's halffloat",
+        "use a type like int64, float64, decimal(12,2), bool, date32 or timestamp",
+    )
 
 
 # --- not_in_future ------------------------------------------------------------------------

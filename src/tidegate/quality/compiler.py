@@ -344,8 +344,11 @@ def duckdb_type(arrow_type: pa.DataType) -> str:
 
     empty = pa.table({"x": pa.array([], type=arrow_type)})
     con = duckdb.connect(":memory:")
-    con.register("t", empty)
-    row = con.execute("SELECT column_type FROM (DESCRIBE SELECT * FROM t)").fetchone()
+    try:
+        con.register("t", empty)
+        row = con.execute("SELECT column_type FROM (DESCRIBE SELECT * FROM t)").fetchone()
+    except duckdb.Error as exc:
+        raise ValueError(f"DuckDB has no type for Arrow's {arrow_type}") from exc
     if row is None:  # pragma: no cover - DESCRIBE of one column has one row
         raise KeyError(str(arrow_type))
     return str(row[0])

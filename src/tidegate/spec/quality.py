@@ -15,6 +15,7 @@ that evaluates them), so a typo fails ``tidegate validate`` before any data is r
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from typing import Any, Literal
 
@@ -85,7 +86,8 @@ _MAIN_ARGUMENT = {
 }
 """What a scalar written after a rule name means: ``- regex: '^a'`` sets ``pattern``."""
 
-_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>w|d|h|m|s|ms)", re.IGNORECASE)
+# ms before m: alternatives are tried in order, and "250ms" must not read as 250m + "s"
+_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|w|d|h|m|s)", re.IGNORECASE)
 _UNITS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
@@ -236,6 +238,21 @@ class Rule(BaseModel):
     def _sql_parses(cls, value: str | None) -> str | None:
         if value is not None:
             _check_sql_parses(value)
+        return value
+
+    @field_validator("data_type")
+    @classmethod
+    def _known_type(cls, value: str | None) -> str | None:
+        from tidegate.spec.types import parse_type  # noqa: PLC0415 - only for type rules
+
+        if value is not None:
+            try:
+                parse_type(value)
+            except ValueError as exc:
+                # `- type: not_nul` is read as the type rule; say so when a rule was meant
+                near = difflib.get_close_matches(value, RULE_TYPES, n=1, cutoff=0.8)
+                rule = f" (or did you mean the rule {near[0]!r}?)" if near else ""
+                raise ValueError(f"{exc}{rule}") from exc
         return value
 
     @field_validator("tolerance", "max_age")
@@ -529,7 +546,8 @@ def _explicit_rule(item: Any, column: str | None) -> Any:
     else:
         rule = None
     if rule is None:
-        return item  # let validation say what is not understood
+        # let validation say what is not understood, on a copy: origin is added to it
+        return dict(item) if isinstance(item, dict) else item
     if column is not None:
         if rule.get("type") == "referential" and "column" in rule and "key" not in rule:
             # under columns.<name> the checked column is <name>; `referential: {file: f,
@@ -539,19 +557,19 @@ def _explicit_rule(item: Any, column: str | None) -> Any:
     return rule
 
 
-def _with_argument(name: str, argument: Any) -> dict[str, Any] | None:
-    """``{name: argument}`` in explicit form, or None when the argument is not understood."""
+def _with_argument(name: str, argument: Any) -> dict[str, Any]:
+    """``{name: argument}`` in explicit form (an argument not understood is kept, to be refused)."""
     rule: dict[str, Any] = {"type": name}
     if isinstance(argument, dict):
         rule.update(argument)
     elif name == "between" and isinstance(argument, list) and len(argument) == 2:
         rule["min"], rule["max"] = argument
-    elif name == "length" and isinstance(argument, int):
-        rule["min"] = rule["max"] = argument
+    elif name == "length" and isinstance(argument, int | float) and not isinstance(argument, bool):
+        rule["min"] = rule["max"] = argument  # a fraction is refused with the bounds' message
     elif name == "unique" and isinstance(argument, str):
         rule["columns"] = [argument]
     elif argument is not None and name in _MAIN_ARGUMENT:
         rule[_MAIN_ARGUMENT[name]] = argument
     elif argument is not None:
-        return None
+        rule[name] = argument  # not understood: refused as an unknown option, at its own key
     return rule
