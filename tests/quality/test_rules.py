@@ -15,10 +15,12 @@ import sys
 import textwrap
 import uuid
 from decimal import Decimal
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -206,6 +208,34 @@ def test_unique_over_a_composite_key_across_batches() -> None:
     # (2, null) twice is no repeat: a key with a null part is not checked
     assert failing(report)["unique"] == [5, 8]
     assert failing(report)["a.unique"] == [2, 4, 5, 6, 8, 9]
+
+
+def test_unique_agrees_with_a_set_over_many_uneven_batches() -> None:
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 400, size=3000)
+    nulls = rng.random(3000) < 0.05
+    whole = pa.table({"id": pa.array(keys, mask=nulls)})
+    cuts = [0, *sorted(rng.choice(np.arange(1, 3000), size=25, replace=False).tolist()), 3000]
+    table = pa.Table.from_batches(
+        [
+            batch
+            for start, end in pairwise(cuts)
+            for batch in whole.slice(start, end - start).to_batches()
+        ]
+    )
+    seen: set[int] = set()
+    repeats = []
+    for row, (key, null) in enumerate(zip(keys.tolist(), nulls.tolist(), strict=True), start=1):
+        if not null:
+            if key in seen:
+                repeats.append(row)
+            seen.add(key)
+
+    report = check_table(table, {"columns": {"id": ["unique"]}})
+
+    assert table.to_batches()[0].num_rows < 3000
+    assert failing(report) == {"id.unique": repeats}
+    assert report.valid.num_rows == 3000 - len(repeats) == int(nulls.sum()) + len(seen)
 
 
 def test_unique_on_an_empty_batch_between_full_ones_keeps_row_numbers() -> None:
@@ -484,11 +514,12 @@ def test_type_that_duckdb_cannot_check_is_refused_before_any_row() -> None:
 # --- not_in_future ------------------------------------------------------------------------
 
 
-def test_not_in_future_on_tz_aware_timestamps() -> None:
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_not_in_future_on_tz_aware_timestamps(unit: str) -> None:
     now = dt.datetime.now(dt.UTC)
     values = pa.array(
         [now - dt.timedelta(hours=1), now + dt.timedelta(hours=2), None],
-        pa.timestamp("us", tz="Asia/Tokyo"),
+        pa.timestamp(unit, tz="Asia/Tokyo"),
     )
 
     assert rows_failing(values, "not_in_future") == [2]

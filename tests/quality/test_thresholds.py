@@ -442,6 +442,18 @@ def test_freshness_takes_the_newest_value_of_every_batch() -> None:
     assert report.failures == {"t.freshness": 0}
 
 
+def test_freshness_reads_nanosecond_timestamps_to_the_microsecond() -> None:
+    nanoseconds = int(dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC).timestamp()) * 10**9 + 1234
+    values = pa.array([nanoseconds], pa.timestamp("ns", tz="UTC"))
+
+    with pytest.raises(DataError) as error:
+        fresh(values, "1d")
+
+    assert error.value.message.startswith(
+        "quality: rule 't.freshness': newest t is 2024-01-01 10:00:00.000001+00:00 ("
+    )
+
+
 def test_freshness_without_any_value_is_missed() -> None:
     values = pa.array([None, None], pa.timestamp("us"))
 

@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RuleChecker"]
 
-_EMPTY = np.empty(0, dtype=np.uint64)
-
 
 class RuleChecker:
     """Holds the compiled rules and the cross-batch state of one run."""
@@ -48,7 +46,7 @@ class RuleChecker:
         self._con.execute("SET TimeZone = 'UTC'")
         self._references = References(self._con, base_dir)
         self._queries: dict[pa.Schema, CompiledQuery] = {}
-        self._seen: dict[str, np.ndarray] = {}
+        self._seen: dict[str, list[np.ndarray]] = {}
         self._newest: dict[str, Any] = {}
         self._functions: dict[str, Callable[..., Any]] = {}
         self._seeds: dict[str, pa.Table] = {}
@@ -158,33 +156,41 @@ class RuleChecker:
         return table.combine_chunks()
 
     def _duplicates(self, rule_id: str, hashes: pa.ChunkedArray) -> np.ndarray:
-        """Rows whose key was seen before, in this batch or an earlier one (first one passes)."""
+        """Rows whose key was seen before, in this batch or an earlier one (first one passes).
+
+        The keys seen so far are kept as a few sorted runs of hashes whose sizes halve from
+        one to the next (a log-structured merge): a batch is looked up in each run with a
+        binary search of its own sorted keys, and its new keys become a run that is merged
+        with the last one only while they are of similar size, so each hash is merged
+        O(log n) times over a run instead of on every batch.
+        """
         valid = pc.is_valid(hashes).to_numpy(zero_copy_only=False)
         keys = pc.fill_null(hashes, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
         positions = np.flatnonzero(valid)
-        present = keys[positions]
         dupes = np.zeros(len(keys), dtype=bool)
-        if present.size == 0:
+        if positions.size == 0:
             return dupes
+        present = keys[positions]
         order = np.argsort(present, kind="stable")
         ordered = present[order]
         repeat = np.zeros(len(ordered), dtype=bool)
         repeat[1:] = ordered[1:] == ordered[:-1]
-        in_batch = np.empty_like(repeat)
-        in_batch[order] = repeat
-        seen = self._seen.get(rule_id, _EMPTY)
-        if seen.size:
-            at = np.searchsorted(seen, present)
-            earlier = seen[np.minimum(at, seen.size - 1)] == present
-        else:
-            earlier = np.zeros(len(present), dtype=bool)
-        dupes[positions] = in_batch | earlier
-        new = ordered[~repeat]
-        if seen.size:
-            new = new[seen[np.minimum(np.searchsorted(seen, new), seen.size - 1)] != new]
-        merged = np.concatenate([seen, new])
-        merged.sort(kind="stable")
-        self._seen[rule_id] = merged
+        earlier = np.zeros(len(ordered), dtype=bool)
+        runs = self._seen.setdefault(rule_id, [])
+        for run in runs:
+            at = np.minimum(np.searchsorted(run, ordered), run.size - 1)
+            earlier |= run[at] == ordered
+        sorted_dupes = repeat | earlier
+        unsorted = np.empty_like(sorted_dupes)
+        unsorted[order] = sorted_dupes
+        dupes[positions] = unsorted
+        new = ordered[~sorted_dupes]
+        if new.size:
+            runs.append(new)
+            while len(runs) > 1 and runs[-2].size <= 2 * runs[-1].size:
+                merged = np.concatenate([runs.pop(-2), runs.pop()])
+                merged.sort(kind="stable")  # two sorted runs: a linear merge
+                runs.append(merged)
         return dupes
 
     def _hash_seed(self, rule: Rule, schema: pa.Schema) -> None:
@@ -244,7 +250,11 @@ class RuleChecker:
 
     def _observe_newest(self, rule: Rule, batch: pa.RecordBatch) -> None:
         assert rule.column is not None  # noqa: S101 - freshness is a column rule
-        newest = pc.max(batch.column(_name_in(batch.schema, rule.column))).as_py()
+        largest = pc.max(batch.column(_name_in(batch.schema, rule.column)))
+        if pa.types.is_timestamp(largest.type) and largest.type.unit == "ns":
+            # as_py() of nanoseconds needs pandas (not a dependency); a microsecond is plenty
+            largest = largest.cast(pa.timestamp("us", largest.type.tz), safe=False)
+        newest = largest.as_py()
         if newest is None:
             return
         current = self._newest.get(rule.rule_id)

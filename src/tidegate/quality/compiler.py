@@ -53,6 +53,8 @@ ROW_RULES = frozenset(
 """Rules evaluated as a SQL predicate per row."""
 
 _TEMPORAL = ("DATE", "TIMESTAMP")
+_AWARE = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
+"""Types of instants: DuckDB calls Arrow's timestamp[ns, tz=...] TIMESTAMPTZ_NS."""
 
 _INTEGERS = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
@@ -284,7 +286,7 @@ class _Builder:
         if kind == "DATE":
             local = limit.astimezone(ZoneInfo(rule.timezone)).date()
             return f"{column} <= {self.param(local.isoformat(), 'DATE')}"
-        if kind.startswith("TIMESTAMP WITH TIME ZONE"):
+        if kind.startswith(_AWARE):
             return f"{column} <= {self.param(limit.isoformat(), 'TIMESTAMPTZ')}"
         local_naive = limit.astimezone(ZoneInfo(rule.timezone)).replace(tzinfo=None)
         return f"{column} <= {self.param(local_naive.isoformat(), 'TIMESTAMP')}"
