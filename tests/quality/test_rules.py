@@ -273,6 +273,15 @@ def test_between_min_and_max_fail_nan_in_float_columns() -> None:
     assert rows_failing(values, {"between": [0.25, 0.75]}) == [2, 3, 4, 6]
 
 
+def test_between_compares_float32_values_with_bounds_in_their_precision() -> None:
+    values = pa.array([0.1, 0.2, 0.3], pa.float32())
+
+    assert rows_failing(values, {"max": 0.1}) == [2, 3]
+    assert rows_failing(values, {"between": [0.1, 0.3]}) == []
+    assert rows_failing(values, {"min": 0.3}) == [1, 2]
+    assert rows_failing(values, {"allowed_values": [0.1, 0.3]}) == [2]
+
+
 def test_between_compares_decimals_with_float_bounds() -> None:
     values = pa.array([Decimal("0.99"), Decimal("1.00"), Decimal("1.01")], pa.decimal128(5, 2))
 
@@ -860,22 +869,33 @@ def test_custom_function_that_misbehaves_is_an_internal_error(
     assert error.value.message == "quality rule 'custom': " + message.format(f=name)
 
 
-def test_custom_function_that_cannot_be_found_is_a_config_error(
+def test_custom_function_that_cannot_be_found_is_refused_before_any_row(
     tmp_path: Path, checks_module: Callable[[str], str]
 ) -> None:
     module = checks_module(CUSTOM)
+    empty = pa.table({"a": pa.array([], pa.int64())})
 
-    with pytest.raises(ConfigError) as no_attribute:
-        check_table(pa.table({"a": [1]}), custom(f"{module}:nope"), base_dir=tmp_path)
-    with pytest.raises(ConfigError) as no_folder:
-        check_table(
-            pa.table({"a": [1]}), custom(f"{module}:broken", pythonpath="lib"), base_dir=tmp_path
-        )
+    with pytest.raises(SpecError) as no_attribute:
+        check_table(empty, custom(f"{module}:nope"), base_dir=tmp_path)
+    with pytest.raises(SpecError) as no_folder:
+        check_table(empty, custom(f"{module}:broken", pythonpath="lib"), base_dir=tmp_path)
+    with pytest.raises(SpecError) as no_module:
+        check_table(empty, custom("not_a_module_anywhere:check"), base_dir=tmp_path)
 
-    assert no_attribute.value.message == (
-        f"quality rule 'custom': module {module!r} has no attribute 'nope'"
+    assert spec_problem(no_attribute) == (
+        "quality.table.0",
+        f"quality rule 'custom': module {module!r} has no attribute 'nope'",
+        "check the function's name",
     )
-    assert no_folder.value.message == "quality rule 'custom': pythonpath folder does not exist"
+    assert spec_problem(no_folder) == (
+        "quality.table.0",
+        "quality rule 'custom': pythonpath folder does not exist",
+        "point pythonpath at the folder that holds your module",
+    )
+    assert spec_problem(no_module)[1] == (
+        "quality rule 'custom': cannot import module 'not_a_module_anywhere': "
+        "No module named 'not_a_module_anywhere'"
+    )
 
 
 # --- columns the data does not have --------------------------------------------------------
@@ -984,7 +1004,7 @@ def test_empty_input_fails_no_row_rule(tmp_path: Path, checks_module: Callable[[
         },
         "table": [
             {"expression": "n > 0"},
-            {"custom": {"function": f"{module}:numbers", "columns": ["n"]}},
+            {"custom": {"function": f"{module}:numbers", "columns": ["n"], "pythonpath": "."}},
         ],
     }
 

@@ -256,6 +256,18 @@ def test_profiles_naming_unknown_rules_are_refused() -> None:
     )
 
 
+def test_a_profile_cannot_make_a_whole_run_rule_reject() -> None:
+    quality = {
+        "profiles": {"prod": {"rules": {"row_count": {"on_fail": "reject"}}}},
+        "table": [{"row_count": {"min": 1}}],
+    }
+
+    assert refused(quality) == (
+        "Value error, profile 'prod': row_count is judged over the whole run, "
+        "so it cannot reject rows: use warn or abort"
+    )
+
+
 def test_a_profile_overrides_thresholds_and_rules() -> None:
     spec = QualitySpec.model_validate(
         {

@@ -72,6 +72,13 @@ class RuleChecker:
                 self._run(query, empty)
             except DataError:
                 problems.extend(self._culprits(query, empty))
+        failing = {problem.rule.rule_id for problem in problems}
+        for rule in self.rules:
+            if rule.type == "custom" and rule.rule_id not in failing:
+                try:
+                    self._function(rule)
+                except ConfigError as exc:
+                    problems.append(RuleSchemaError(rule, exc.message, exc.hint))
         return problems
 
     def _culprits(self, query: CompiledQuery, empty: pa.RecordBatch) -> list[RuleSchemaError]:
@@ -210,7 +217,8 @@ class RuleChecker:
             self._con.unregister("_seed")
         self._duplicates(rule.rule_id, hashes.column("h"))
 
-    def _custom(self, rule: Rule, batch: pa.RecordBatch) -> np.ndarray:
+    def _function(self, rule: Rule) -> Callable[..., Any]:
+        """The custom rule's function, imported once (a typo is found before any row)."""
         function = self._functions.get(rule.rule_id)
         if function is None:
             assert rule.function is not None  # noqa: S101 - guaranteed by the spec's validation
@@ -219,6 +227,10 @@ class RuleChecker:
                 rule.function, folder=folder, owner=f"quality rule {rule.rule_id!r}"
             )
             self._functions[rule.rule_id] = function
+        return function
+
+    def _custom(self, rule: Rule, batch: pa.RecordBatch) -> np.ndarray:
+        function = self._function(rule)
         columns = [_name_in(batch.schema, name) for name in rule.columns or ()]
         data = batch.select(columns) if columns else batch
         try:

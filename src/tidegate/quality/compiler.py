@@ -233,6 +233,9 @@ class _Builder:
                 f"with {value!r}",
                 "write the bound in the column's type (dates as 'YYYY-MM-DD')",
             )
+        if kind == "FLOAT":
+            # 0.1 as a float32 is 0.100000001 > the DOUBLE 0.1: compare in the column's precision
+            return self.param(value, "FLOAT")
         return self.param(value, "DOUBLE" if isinstance(value, float) else None)
 
     def _regex(self, rule: Rule, column: str, kind: str) -> str:

@@ -467,6 +467,13 @@ class QualitySpec(BaseModel):
                     f"profile {profile_name!r} names unknown rules {', '.join(unknown)} "
                     f"(rules: {', '.join(seen) or 'none'})"
                 )
+            for rule_id, override in profile.rules.items():
+                # for_profile copies overrides in without validating the rule again
+                if override.on_fail == "reject" and seen[rule_id].type in AGGREGATE:
+                    raise ValueError(
+                        f"profile {profile_name!r}: {rule_id} is judged over the whole run, "
+                        "so it cannot reject rows: use warn or abort"
+                    )
         return self
 
     @property
