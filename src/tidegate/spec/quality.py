@@ -15,7 +15,6 @@ that evaluates them), so a typo fails ``tidegate validate`` before any data is r
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from typing import Any, Literal
 
@@ -249,6 +248,8 @@ class Rule(BaseModel):
             try:
                 parse_type(value)
             except ValueError as exc:
+                import difflib  # noqa: PLC0415 - only on the error path
+
                 # `- type: not_nul` is read as the type rule; say so when a rule was meant
                 near = difflib.get_close_matches(value, RULE_TYPES, n=1, cutoff=0.8)
                 rule = f" (or did you mean the rule {near[0]!r}?)" if near else ""
