@@ -75,6 +75,7 @@ def pipeline_yaml(*, name: str, csv: Path, destination: str) -> str:
     """A pipeline loading ``csv`` in small blocks into ``destination`` (an indented YAML block)."""
     return f"""\
 name: {name}
+batch_rows: 0  # keep the small blocks: many commits, many instants to be killed at
 source:
   type: csv
   path: {csv}

@@ -53,6 +53,7 @@ def test_schema_top_level_describes_the_file_not_the_loader(registry: Registry) 
         "steps",
         "destination",
         "logging",
+        "batch_rows",
         "quality",
     }
     assert schema["required"] == ["name", "source", "destination"]

@@ -111,6 +111,7 @@ class Pipeline:
             destination=self.destination,
             context=context,
             on_unfinished=on_unfinished,
+            min_batch_rows=self.spec.batch_rows,
         )
         with structlog.contextvars.bound_contextvars(
             run_id=context.run_id, pipeline=context.pipeline

@@ -35,6 +35,7 @@ from tidegate.core.protocols import (
     StepResult,
 )
 from tidegate.core.readahead import read_ahead
+from tidegate.core.rebatch import combine
 from tidegate.errors import ConfigError, DataError, DependencyError, InternalError, TidegateError
 from tidegate.events import (
     BatchCommitted,
@@ -93,6 +94,7 @@ class Runner:
         context: RunContext,
         on_unfinished: OnUnfinished = "refuse",
         preflight: bool = True,
+        min_batch_rows: int = 0,
     ) -> None:
         self.source = source
         self.steps = tuple(steps)
@@ -100,6 +102,7 @@ class Runner:
         self.ctx = context
         self.on_unfinished = on_unfinished
         self.preflight = preflight
+        self.min_batch_rows = min_batch_rows
         self._counts: Counter[str] = Counter()
         self._resumed_from: str | None = None
 
@@ -180,7 +183,8 @@ class Runner:
             consumed = begin.rows if begin else 0
             position = dict(begin.position) if begin else {}
             skip = consumed
-            for item in read_ahead(self.source.read(ctx)):
+            batches = combine(self.source.read(ctx), min_rows=self.min_batch_rows)
+            for item in read_ahead(batches):
                 batch = item.batch
                 if skip:
                     if skip >= batch.num_rows:

@@ -94,6 +94,13 @@ class PipelineSpec(BaseModel):
     logging: LoggingSpec = Field(
         default_factory=LoggingSpec, description="Log level and format of a run."
     )
+    batch_rows: int = Field(
+        default=65_536,
+        ge=0,
+        description="Consecutive source batches are combined until they hold this many rows "
+        "before the steps run, so per-batch costs (SQL steps, rules, inserts, checkpoints) are "
+        "paid once per batch; 0 keeps the source's batches as they come.",
+    )
     quality: QualitySpec | None = Field(
         default=None, description="Data-quality rules checked on every batch before loading."
     )
