@@ -602,6 +602,16 @@ def test_referential_keys_that_are_not_of_the_columns_type_match_nothing(tmp_pat
     assert rows_failing(values, {"referential": {"file": "ids.csv"}}, base_dir=tmp_path) == [3]
 
 
+def test_referential_csv_keys_are_matched_as_written(tmp_path: Path) -> None:
+    (tmp_path / "prices.csv").write_text("price\n1.50\n007\n", encoding="utf-8")
+    values = ["1.50", "1.5", "007", "7"]
+    rule = {"referential": {"file": "prices.csv", "key": "price"}}
+
+    assert rows_failing(values, rule, base_dir=tmp_path) == [2, 4]
+    numbers = pa.array([1.5, 7.0, 2.0], pa.float64())
+    assert rows_failing(numbers, rule, base_dir=tmp_path) == [3]
+
+
 def test_referential_to_a_parquet_file_keeps_unicode_keys(tmp_path: Path) -> None:
     pq.write_table(pa.table({"city": ["Zürich", "東京", "São Paulo"]}), tmp_path / "cities.parquet")
     values = ["東京", "Zurich", "São Paulo", "Sa\u0303o Paulo"]

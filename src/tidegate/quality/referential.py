@@ -81,7 +81,10 @@ class References:
             )
         con = duckdb.connect(":memory:")
         try:
-            relation = getattr(con, reader)(str(path))
+            # CSV keys stay text: '1.50' must match the text '1.50', not the number 1.5; the
+            # check casts them to the column's type
+            options = {"all_varchar": True} if reader == "read_csv" else {}
+            relation = getattr(con, reader)(str(path), **options)
             column = self._key(rule)
             if column not in relation.columns:
                 raise ConfigError(
@@ -112,7 +115,7 @@ class References:
         try:
             con = duckdb.connect(str(path), read_only=True)
             try:
-                table: pa.Table = con.execute(sql).to_arrow_table()
+                table: pa.Table = con.sql(sql).to_arrow_table()
             finally:
                 con.close()
         except duckdb.Error as exc:
