@@ -103,13 +103,13 @@ def test_reject_splits_failing_rows_off_with_row_numbers_rules_and_reasons() -> 
             REASON_COLUMN: "id.not_null: id is missing",
         },
         {
-            # SQL rules first, in the order written, then unique
+            # the rules in the order they are written
             "id": 1,
             "email": "bad",
             ROW_COLUMN: 4,
-            RULES_COLUMN: "email.regex,id.unique",
-            REASON_COLUMN: "email.regex: email has no @; "
-            "id.unique: id repeats a value seen earlier in the run",
+            RULES_COLUMN: "id.unique,email.regex",
+            REASON_COLUMN: "id.unique: id repeats a value seen earlier in the run; "
+            "email.regex: email has no @",
         },
     ]
 

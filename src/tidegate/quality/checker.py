@@ -12,6 +12,7 @@ not keeping the keys themselves.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 
 from tidegate.core.imports import import_function
 from tidegate.errors import ConfigError, DataError, InternalError, TidegateError
+from tidegate.quality.arrow_rules import arrow_check, integer_key
 from tidegate.quality.compiler import INPUT, CompiledQuery, RuleSchemaError, compile_rules
 from tidegate.quality.referential import References
 
@@ -31,6 +33,15 @@ if TYPE_CHECKING:
     from tidegate.spec.quality import Rule
 
 __all__ = ["RuleChecker"]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How the rules run on batches of one schema."""
+
+    query: CompiledQuery
+    kernels: list[tuple[Rule, str, Callable[[Any], Any]]]
+    integer_keys: list[tuple[Rule, str]]
 
 
 class RuleChecker:
@@ -45,7 +56,7 @@ class RuleChecker:
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET TimeZone = 'UTC'")
         self._references = References(self._con, base_dir)
-        self._queries: dict[pa.Schema, CompiledQuery] = {}
+        self._plans: dict[pa.Schema, _Plan] = {}
         self._seen: dict[str, list[np.ndarray]] = {}
         self._newest: dict[str, Any] = {}
         self._functions: dict[str, Callable[..., Any]] = {}
@@ -96,15 +107,50 @@ class RuleChecker:
                 )
         return culprits
 
+    def knows(self, schema: pa.Schema) -> bool:
+        """Whether batches of ``schema`` were checked already (their rules compiled)."""
+        return schema in self._plans
+
     def check(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-        """The rows of ``batch`` failing each rule (True = failed), for rules that failed."""
-        query = self._queries.get(batch.schema)
-        if query is None:
+        """The rows of ``batch`` failing each rule (True = failed), for rules that failed.
+
+        The result lists the rules in the order they are written, whichever engine ran them.
+        """
+        plan = self._plans.get(batch.schema)
+        if plan is None:
             query, problems = self._compile(batch.schema)
             if problems:
                 first = problems[0]
                 raise ConfigError(first.message, hint=first.hint)
+            plan = self._plans[batch.schema] = self._plan(batch.schema, query)
         self.rows += batch.num_rows
+        failed = self._by_kernels(plan, batch)
+        if plan.query.predicates or plan.query.hashes:
+            failed.update(self._by_query(plan.query, batch))
+        for rule in self.rules:
+            if rule.type == "custom":
+                mask = self._custom(rule, batch)
+                if mask.any():
+                    failed[rule.rule_id] = mask
+            elif rule.type == "freshness":
+                self._observe_newest(rule, batch)
+        return {rule.rule_id: failed[rule.rule_id] for rule in self.rules if rule.rule_id in failed}
+
+    def _by_kernels(self, plan: _Plan, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
+        failed: dict[str, np.ndarray] = {}
+        for rule, name, kernel in plan.kernels:
+            passed = pc.fill_null(kernel(batch.column(name)), True)
+            if pc.all(passed).as_py() is False:
+                failed[rule.rule_id] = ~passed.to_numpy(zero_copy_only=False)
+        for rule, name in plan.integer_keys:
+            if rule.rule_id in self._seeds:
+                self._hash_seed(rule, batch.schema)
+            dupes = self._duplicates(rule.rule_id, pa.chunked_array([batch.column(name)]))
+            if dupes.any():
+                failed[rule.rule_id] = dupes
+        return failed
+
+    def _by_query(self, query: CompiledQuery, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
         failed: dict[str, np.ndarray] = {}
         result = self._run(query, batch)
         for index, rule in enumerate(query.predicates):
@@ -117,14 +163,30 @@ class RuleChecker:
             dupes = self._duplicates(rule.rule_id, result.column(f"h{index}"))
             if dupes.any():
                 failed[rule.rule_id] = dupes
-        for rule in self.rules:
-            if rule.type == "custom":
-                mask = self._custom(rule, batch)
-                if mask.any():
-                    failed[rule.rule_id] = mask
-            elif rule.type == "freshness":
-                self._observe_newest(rule, batch)
         return failed
+
+    def _plan(self, schema: pa.Schema, query: CompiledQuery) -> _Plan:
+        """Split the compiled rules: Arrow kernels where they are exact, one query for the rest."""
+        kernels: list[tuple[Rule, str, Callable[[Any], Any]]] = []
+        integer_keys: list[tuple[Rule, str]] = []
+        rest: list[Rule] = []
+        for rule in (*query.predicates, *query.hashes):
+            name = _name_in(schema, rule.key_columns[0]) if rule.key_columns else None
+            data_type = schema.field(name).type if name else None
+            if rule.type == "unique" and name and len(rule.key_columns) == 1:
+                if integer_key(data_type):
+                    integer_keys.append((rule, name))
+                    continue
+            elif name and rule.type != "unique":
+                kernel = arrow_check(rule, data_type, self.now)
+                if kernel is not None:
+                    kernels.append((rule, name, kernel))
+                    continue
+            rest.append(rule)
+        remaining, _ = compile_rules(
+            rest, self._types(schema), now=self.now, references=self._references
+        )
+        return _Plan(query=remaining, kernels=kernels, integer_keys=integer_keys)
 
     def newest(self, rule: Rule) -> Any:
         """The newest value of a freshness rule's column seen so far (None when all null)."""
@@ -140,12 +202,9 @@ class RuleChecker:
         return {str(row[0]): str(row[1]) for row in described}
 
     def _compile(self, schema: pa.Schema) -> tuple[CompiledQuery, list[RuleSchemaError]]:
-        query, problems = compile_rules(
+        return compile_rules(
             self.rules, self._types(schema), now=self.now, references=self._references
         )
-        if not problems:
-            self._queries[schema] = query
-        return query, problems
 
     def _run(self, query: CompiledQuery, batch: pa.RecordBatch) -> pa.Table:
         import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
@@ -207,6 +266,10 @@ class RuleChecker:
             wanted = schema.field(_name_in(schema, name)).type
             columns.append(keys[name].cast(wanted) if name in keys.column_names else None)
         if any(column is None for column in columns) or keys.num_rows == 0:
+            return
+        plan = self._plans.get(schema)
+        if plan is not None and any(key is rule for key, _ in plan.integer_keys):
+            self._duplicates(rule.rule_id, pa.chunked_array([columns[0]]))
             return
         seed = pa.table(dict(zip(rule.key_columns, columns, strict=True)))
         quoted = ", ".join(f'"{name}"' for name in rule.key_columns)

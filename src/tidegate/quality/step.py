@@ -93,7 +93,7 @@ class QualityStep:
 
     def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch | StepResult:
         """The rows that pass (or only warn), and the rejected ones with their reasons."""
-        if batch.schema not in self.checker._queries:
+        if not self.checker.knows(batch.schema):
             self.check_schema(batch.schema)
         failed = self.checker.check(batch)
         reject = np.zeros(batch.num_rows, dtype=bool)
