@@ -14,6 +14,7 @@ read, that every column exists and every expression binds.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -156,7 +157,6 @@ class _Builder:
         self.now = now
         self.references = references
         self.params: list[Any] = []
-        self._con: Any = None
 
     def name_of(self, column: str) -> str:
         return column if column in self.types else self.lower[column.lower()]
@@ -175,12 +175,10 @@ class _Builder:
         The cast is tried here, once: DuckDB would otherwise only fail on it when the first
         non-empty batch arrives, with a message that names neither the rule nor the value.
         """
-        import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
-
         text = _text(value)
-        if self._con is None:
-            self._con = duckdb.connect(":memory:")
-        row = self._con.execute(f"SELECT TRY_CAST($1 AS {kind}) IS NULL", [text]).fetchone()
+        row = (
+            _scratch().cursor().execute(f"SELECT TRY_CAST($1 AS {kind}) IS NULL", [text]).fetchone()
+        )
         if row is None or row[0]:
             raise RuleSchemaError(
                 rule,
@@ -330,6 +328,14 @@ def _exact(column: str, kind: str, target: str) -> str | None:
     if target == "DATE":
         return f"TRY_CAST({column} AS TIMESTAMP)"
     return None
+
+
+@functools.cache
+def _scratch() -> Any:
+    """One in-memory DuckDB connection for checking literals, made once per process."""
+    import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
+
+    return duckdb.connect(":memory:")
 
 
 def _is_time(value: Any) -> bool:
