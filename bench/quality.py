@@ -144,7 +144,7 @@ def _bench(folder: Path, *, rows: int, repeat: int, seed: int) -> None:
     failures = {tool: details[tool]["failures"] for tool in TOOLS}
     _print_failures(failures, reference)
 
-    runs = {}
+    pipelines = {}
     for kind, quality in (("without", None), ("with", QUALITY)):
         pipeline = folder / f"pipeline_{kind}.yaml"
         db = folder / f"run_{kind}.duckdb"
@@ -154,9 +154,18 @@ def _bench(folder: Path, *, rows: int, repeat: int, seed: int) -> None:
         if quality is not None:
             text += "quality: " + json.dumps(quality) + "\n"  # JSON is YAML's flow style
         pipeline.write_text(text, encoding="utf-8")
-        runs[kind] = _best_run(pipeline, db, repeat=repeat)
-        if runs[kind].rows != rows:
-            _harness.fail(f"the run {kind} rules wrote {runs[kind].rows:,} rows, expected {rows:,}")
+        pipelines[kind] = (pipeline, db)
+    # interleaved, so that a change in the machine's load falls on both alike
+    measured: dict[str, list[Measure]] = {"without": [], "with": []}
+    for _ in range(repeat):
+        for kind, (pipeline, db) in pipelines.items():
+            for stale in (db, db.with_name(db.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            measured[kind].append(_measure("run", data=pipeline, out=db))
+    runs = {kind: _harness.best(found) for kind, found in measured.items()}
+    for kind, run in runs.items():
+        if run.rows != rows:
+            _harness.fail(f"the run {kind} rules wrote {run.rows:,} rows, expected {rows:,}")
 
     _report(
         rows=rows, size_mb=size_mb, repeat=repeat, measures=measures, details=details, runs=runs
@@ -176,16 +185,6 @@ def _best_in_memory(
         _harness.fail(f"{tool} counted different failures in repeated runs: {found}")
     fastest = min(range(repeat), key=lambda i: runs[i].seconds)
     return _harness.best(runs), found[fastest]
-
-
-def _best_run(pipeline: Path, db: Path, *, repeat: int) -> Measure:
-    """Fastest of ``repeat`` ``tidegate.run``s of ``pipeline``, each into a fresh database."""
-    runs = []
-    for _ in range(repeat):
-        for stale in (db, db.with_name(db.name + ".wal")):
-            stale.unlink(missing_ok=True)
-        runs.append(_measure("run", data=pipeline, out=db))
-    return _harness.best(runs)
 
 
 def _measure(kind: str, *, data: Path, out: Path, rows: int = 0, seed: int = 0) -> Measure:

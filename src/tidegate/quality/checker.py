@@ -12,6 +12,9 @@ not keeping the keys themselves.
 
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +36,20 @@ if TYPE_CHECKING:
     from tidegate.spec.quality import Rule
 
 __all__ = ["RuleChecker"]
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """The threads that evaluate a batch's rules side by side, one per core, made once."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="tidegate-rules")
+
+
+def _failing(kernel: Callable[[Any], Any], column: Any) -> np.ndarray | None:
+    """The rows ``kernel`` fails (True = failed), or None when every row passes."""
+    passed = pc.fill_null(kernel(column), True)
+    if pc.all(passed).as_py() is not False:
+        return None
+    return np.asarray(~passed.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -125,8 +142,6 @@ class RuleChecker:
             plan = self._plans[batch.schema] = self._plan(batch.schema, query)
         self.rows += batch.num_rows
         failed = self._by_kernels(plan, batch)
-        if plan.query.predicates or plan.query.hashes:
-            failed.update(self._by_query(plan.query, batch))
         for rule in self.rules:
             if rule.type == "custom":
                 mask = self._custom(rule, batch)
@@ -137,18 +152,33 @@ class RuleChecker:
         return {rule.rule_id: failed[rule.rule_id] for rule in self.rules if rule.rule_id in failed}
 
     def _by_kernels(self, plan: _Plan, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-        failed: dict[str, np.ndarray] = {}
-        for rule, name, kernel in plan.kernels:
-            passed = pc.fill_null(kernel(batch.column(name)), True)
-            if pc.all(passed).as_py() is False:
-                failed[rule.rule_id] = ~passed.to_numpy(zero_copy_only=False)
-        for rule, name in plan.integer_keys:
-            if rule.rule_id in self._seeds:
-                self._hash_seed(rule, batch.schema)
-            dupes = self._duplicates(rule.rule_id, pa.chunked_array([batch.column(name)]))
-            if dupes.any():
-                failed[rule.rule_id] = dupes
+        """Run the Arrow kernels, the integer-key checks and the query side by side.
+
+        pyarrow's kernels, NumPy's sorts and DuckDB release the GIL, so the rules of a batch
+        spread over the machine's cores the way a DataFrame library's expressions do.
+        """
+        pool = _pool()
+        jobs: list[tuple[str, Future[np.ndarray | None]]] = [
+            (rule.rule_id, pool.submit(_failing, kernel, batch.column(name)))
+            for rule, name, kernel in plan.kernels
+        ]
+        jobs.extend(
+            (rule.rule_id, pool.submit(self._integer_duplicates, rule, name, batch))
+            for rule, name in plan.integer_keys
+        )
+        query = pool.submit(self._by_query, plan.query, batch) if plan.query.sql_needed else None
+        failed = {rule_id: mask for rule_id, job in jobs if (mask := job.result()) is not None}
+        if query is not None:
+            failed.update(query.result())
         return failed
+
+    def _integer_duplicates(
+        self, rule: Rule, name: str, batch: pa.RecordBatch
+    ) -> np.ndarray | None:
+        if rule.rule_id in self._seeds:
+            self._hash_seed(rule, batch.schema)
+        dupes = self._duplicates(rule.rule_id, pa.chunked_array([batch.column(name)]))
+        return dupes if dupes.any() else None
 
     def _by_query(self, query: CompiledQuery, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
         failed: dict[str, np.ndarray] = {}

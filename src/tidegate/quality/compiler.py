@@ -85,6 +85,11 @@ class CompiledQuery:
     predicates: list[Rule] = field(default_factory=list)
     hashes: list[Rule] = field(default_factory=list)
 
+    @property
+    def sql_needed(self) -> bool:
+        """Whether the query computes anything (all rules may run as Arrow kernels)."""
+        return bool(self.predicates or self.hashes)
+
 
 def quote(name: str) -> str:
     """``name`` as a double-quoted DuckDB identifier."""
