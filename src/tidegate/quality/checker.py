@@ -38,18 +38,46 @@ if TYPE_CHECKING:
 __all__ = ["RuleChecker"]
 
 
+_MIN_SLICE_ROWS = 16_384
+"""Batches are cut in slices of at least this many rows for the kernels to share the cores."""
+
+
+@functools.cache
+def _database() -> Any:
+    """The in-memory DuckDB database rule sets run in; each checker has its own connection.
+
+    Opening a database costs milliseconds, a connection to it microseconds; what a checker
+    creates (views of its batches, reference keys in temporary tables) is its connection's own.
+    """
+    import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
+
+    database = duckdb.connect(":memory:")
+    database.execute("SET TimeZone = 'UTC'")
+    return database
+
+
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     """The threads that evaluate a batch's rules side by side, one per core, made once."""
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="tidegate-rules")
 
 
+def _parts(rows: int) -> list[tuple[int, int]]:
+    """``(start, length)`` slices of a batch, one per core for big batches: a rule's kernel
+    (a regular expression over a text column, say) then uses every core, not one."""
+    count = max(1, min(os.cpu_count() or 1, rows // _MIN_SLICE_ROWS))
+    size = -(-rows // count) if rows else 0
+    return (
+        [(start, min(size, rows - start)) for start in range(0, rows, size)] if rows else [(0, 0)]
+    )
+
+
 def _failing(kernel: Callable[[Any], Any], column: Any) -> np.ndarray | None:
     """The rows ``kernel`` fails (True = failed), or None when every row passes."""
-    passed = pc.fill_null(kernel(column), True)
-    if pc.all(passed).as_py() is not False:
+    failed = pc.fill_null(pc.invert(kernel(column)), False)
+    if not pc.any(failed).as_py():
         return None
-    return np.asarray(~passed.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(failed.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -65,15 +93,14 @@ class RuleChecker:
     """Holds the compiled rules and the cross-batch state of one run."""
 
     def __init__(self, rules: Sequence[Rule], *, base_dir: Path, now: dt.datetime) -> None:
-        import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
 
         self.rules = tuple(rules)
         self.base_dir = base_dir
         self.now = now
-        self._con = duckdb.connect(":memory:")
-        self._con.execute("SET TimeZone = 'UTC'")
+        self._con = _database().cursor()
         self._references = References(self._con, base_dir)
         self._plans: dict[pa.Schema, _Plan] = {}
+        self._described: dict[pa.Schema, dict[str, str]] = {}
         self._seen: dict[str, list[np.ndarray]] = {}
         self._newest: dict[str, Any] = {}
         self._functions: dict[str, Callable[..., Any]] = {}
@@ -107,6 +134,8 @@ class RuleChecker:
                     self._function(rule)
                 except ConfigError as exc:
                     problems.append(RuleSchemaError(rule, exc.message, exc.hint))
+        if not problems:
+            self._plans[schema] = self._plan(schema, query)
         return problems
 
     def _culprits(self, query: CompiledQuery, empty: pa.RecordBatch) -> list[RuleSchemaError]:
@@ -158,16 +187,35 @@ class RuleChecker:
         spread over the machine's cores the way a DataFrame library's expressions do.
         """
         pool = _pool()
-        jobs: list[tuple[str, Future[np.ndarray | None]]] = [
-            (rule.rule_id, pool.submit(_failing, kernel, batch.column(name)))
+        parts = _parts(batch.num_rows)
+        sliced: list[tuple[str, list[Future[np.ndarray | None]]]] = [
+            (
+                rule.rule_id,
+                [
+                    pool.submit(_failing, kernel, batch.column(name).slice(start, length))
+                    for start, length in parts
+                ],
+            )
             for rule, name, kernel in plan.kernels
         ]
-        jobs.extend(
+        keys = [
             (rule.rule_id, pool.submit(self._integer_duplicates, rule, name, batch))
             for rule, name in plan.integer_keys
-        )
+        ]
         query = pool.submit(self._by_query, plan.query, batch) if plan.query.sql_needed else None
-        failed = {rule_id: mask for rule_id, job in jobs if (mask := job.result()) is not None}
+        failed: dict[str, np.ndarray] = {}
+        for rule_id, jobs in sliced:
+            masks = [job.result() for job in jobs]
+            if any(mask is not None for mask in masks):
+                failed[rule_id] = np.concatenate(
+                    [
+                        np.zeros(length, dtype=bool) if mask is None else mask
+                        for mask, (_, length) in zip(masks, parts, strict=True)
+                    ]
+                )
+        failed.update(
+            (rule_id, mask) for rule_id, job in keys if (mask := job.result()) is not None
+        )
         if query is not None:
             failed.update(query.result())
         return failed
@@ -224,12 +272,16 @@ class RuleChecker:
 
     def _types(self, schema: pa.Schema) -> dict[str, str]:
         """Column name -> DuckDB type, as DuckDB sees a batch of ``schema``."""
+        known = self._described.get(schema)
+        if known is not None:
+            return known
         self._con.register(INPUT, pa.RecordBatch.from_pylist([], schema=schema))
         try:
             described = self._con.execute(f"DESCRIBE SELECT * FROM {INPUT}").fetchall()
         finally:
             self._con.unregister(INPUT)
-        return {str(row[0]): str(row[1]) for row in described}
+        types = self._described[schema] = {str(row[0]): str(row[1]) for row in described}
+        return types
 
     def _compile(self, schema: pa.Schema) -> tuple[CompiledQuery, list[RuleSchemaError]]:
         return compile_rules(
