@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from tidegate.core.imports import import_function
 from tidegate.errors import ConfigError, DataError, InternalError, TidegateError
 from tidegate.quality.arrow_rules import arrow_check, integer_key
+from tidegate.quality.arrow_sql import arrow_predicate
 from tidegate.quality.compiler import INPUT, CompiledQuery, RuleSchemaError, compile_rules
 from tidegate.quality.referential import References
 
@@ -72,9 +73,18 @@ def _parts(rows: int) -> list[tuple[int, int]]:
     )
 
 
-def _failing(kernel: Callable[[Any], Any], column: Any) -> np.ndarray | None:
+def _works(kernel: Callable[[pa.RecordBatch], Any], empty: pa.RecordBatch) -> bool:
+    """Whether Arrow accepts the kernel's types (tried on an empty batch of the schema)."""
+    try:
+        result = kernel(empty)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return False
+    return bool(pa.types.is_boolean(result.type))
+
+
+def _failing(kernel: Callable[[pa.RecordBatch], Any], batch: pa.RecordBatch) -> np.ndarray | None:
     """The rows ``kernel`` fails (True = failed), or None when every row passes."""
-    failed = pc.fill_null(pc.invert(kernel(column)), False)
+    failed = pc.fill_null(pc.invert(kernel(batch)), False)
     if not pc.any(failed).as_py():
         return None
     return np.asarray(failed.to_numpy(zero_copy_only=False), dtype=bool)
@@ -85,7 +95,7 @@ class _Plan:
     """How the rules run on batches of one schema."""
 
     query: CompiledQuery
-    kernels: list[tuple[Rule, str, Callable[[Any], Any]]]
+    kernels: list[tuple[Rule, Callable[[pa.RecordBatch], Any]]]
     integer_keys: list[tuple[Rule, str]]
 
 
@@ -192,11 +202,11 @@ class RuleChecker:
             (
                 rule.rule_id,
                 [
-                    pool.submit(_failing, kernel, batch.column(name).slice(start, length))
+                    pool.submit(_failing, kernel, batch.slice(start, length))
                     for start, length in parts
                 ],
             )
-            for rule, name, kernel in plan.kernels
+            for rule, kernel in plan.kernels
         ]
         keys = [
             (rule.rule_id, pool.submit(self._integer_duplicates, rule, name, batch))
@@ -228,6 +238,19 @@ class RuleChecker:
         dupes = self._duplicates(rule.rule_id, pa.chunked_array([batch.column(name)]))
         return dupes if dupes.any() else None
 
+    def _kernel(
+        self, rule: Rule, schema: pa.Schema, name: str | None
+    ) -> Callable[[pa.RecordBatch], Any] | None:
+        """The rule as a function of a batch, when pyarrow.compute can evaluate it exactly."""
+        if rule.type == "expression" and rule.sql is not None:
+            return arrow_predicate(rule.sql, schema)
+        if name is None:
+            return None
+        check = arrow_check(rule, schema.field(name).type, self.now)
+        if check is None:
+            return None
+        return lambda batch: check(batch.column(name))
+
     def _by_query(self, query: CompiledQuery, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
         failed: dict[str, np.ndarray] = {}
         result = self._run(query, batch)
@@ -245,20 +268,20 @@ class RuleChecker:
 
     def _plan(self, schema: pa.Schema, query: CompiledQuery) -> _Plan:
         """Split the compiled rules: Arrow kernels where they are exact, one query for the rest."""
-        kernels: list[tuple[Rule, str, Callable[[Any], Any]]] = []
+        kernels: list[tuple[Rule, Callable[[pa.RecordBatch], Any]]] = []
         integer_keys: list[tuple[Rule, str]] = []
         rest: list[Rule] = []
+        empty = pa.RecordBatch.from_pylist([], schema=schema)
         for rule in (*query.predicates, *query.hashes):
             name = _name_in(schema, rule.key_columns[0]) if rule.key_columns else None
-            data_type = schema.field(name).type if name else None
-            if rule.type == "unique" and name and len(rule.key_columns) == 1:
-                if integer_key(data_type):
+            if rule.type == "unique":
+                if name and len(rule.key_columns) == 1 and integer_key(schema.field(name).type):
                     integer_keys.append((rule, name))
                     continue
-            elif name and rule.type != "unique":
-                kernel = arrow_check(rule, data_type, self.now)
-                if kernel is not None:
-                    kernels.append((rule, name, kernel))
+            else:
+                kernel = self._kernel(rule, schema, name)
+                if kernel is not None and _works(kernel, empty):
+                    kernels.append((rule, kernel))
                     continue
             rest.append(rule)
         remaining, _ = compile_rules(
