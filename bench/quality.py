@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments; run as the parent, or as one of the children it starts."""
     parser = argparse.ArgumentParser(description="Quality rules: Tidegate, pandera and GX")
     parser.add_argument("--rows", type=int, default=1_000_000, help="customer rows to check")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per contender; best is kept")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per contender; best kept")
     parser.add_argument("--seed", type=int, default=42, help="demo data seed")
     parser.add_argument("--keep", action="store_true", help="keep the data, databases and YAML")
     children = ["prepare", "run", *TOOLS]
