@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from tidegate.spec.quality import parse_duration
+from tidegate.spec.quality import RULE_TYPES, parse_duration
 from tidegate.spec.types import parse_type
 
 if TYPE_CHECKING:
@@ -36,21 +36,7 @@ __all__ = ["INPUT", "CompiledQuery", "RuleSchemaError", "compile_rules", "quote"
 INPUT = "input"
 """The name under which the compiled query sees the batch."""
 
-ROW_RULES = frozenset(
-    {
-        "not_null",
-        "between",
-        "min",
-        "max",
-        "regex",
-        "allowed_values",
-        "length",
-        "type",
-        "not_in_future",
-        "referential",
-        "expression",
-    }
-)
+ROW_RULES = frozenset(RULE_TYPES) - {"unique", "freshness", "row_count", "custom"}
 """Rules evaluated as a SQL predicate per row."""
 
 _TEMPORAL = ("DATE", "TIMESTAMP")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -31,6 +31,7 @@ __all__ = [
     "QualitySpec",
     "Rule",
     "RuleOverride",
+    "RuleType",
     "Severity",
     "parse_duration",
 ]
@@ -41,7 +42,7 @@ OnFail = Literal["warn", "reject", "abort"]
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 _ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
-RULE_TYPES = (
+RuleType = Literal[
     "not_null",
     "unique",
     "between",
@@ -57,8 +58,10 @@ RULE_TYPES = (
     "row_count",
     "expression",
     "custom",
-)
+]
 """Every rule name the ``quality:`` section accepts."""
+
+RULE_TYPES: tuple[str, ...] = get_args(RuleType)
 
 TABLE_ONLY = frozenset({"row_count", "expression", "custom"})
 """Rules that look at several columns or the whole run, so they go under ``table:``."""
@@ -113,23 +116,7 @@ class Rule(BaseModel):
 
     model_config = _FROZEN
 
-    type: Literal[
-        "not_null",
-        "unique",
-        "between",
-        "min",
-        "max",
-        "regex",
-        "allowed_values",
-        "length",
-        "type",
-        "not_in_future",
-        "freshness",
-        "referential",
-        "row_count",
-        "expression",
-        "custom",
-    ] = Field(description="The rule: one of the names in the quality rules reference.")
+    type: RuleType = Field(description="The rule: one of the names in the quality rules reference.")
     id: str | None = Field(
         default=None,
         pattern=_ID_PATTERN,
