@@ -77,6 +77,7 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
         f"  {prog} quarantine list {spec}      # what was rejected, by rule\n"
         f"  {prog} quarantine show {spec} --limit 5\n"
         f"  {prog} run {spec} --profile prod   # stricter thresholds\n"
+        f"  {prog} profile {_shown(files.customers)} --rows 20000   # statistics, rule ideas\n"
         f"  {prog} run {spec} --log-format json --log-level debug\n"
         f"  {prog} run {spec} --set destination.table=customers_copy\n"
         f"  {prog} run {spec} --set destination='{{type: files, path: out/customers.parquet}}'\n"
