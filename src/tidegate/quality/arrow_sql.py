@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tidegate.spec.scratch import scratch
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -51,13 +53,7 @@ def arrow_predicate(sql: str, schema: pa.Schema) -> Callable[[pa.RecordBatch], A
 
 @functools.cache
 def _parsed(sql: str) -> dict[str, Any] | None:
-    import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
-
-    row = (
-        duckdb.connect(":memory:")
-        .execute("SELECT json_serialize_sql($1)", [f"SELECT ({sql}) FROM t"])
-        .fetchone()
-    )
+    row = scratch().execute("SELECT json_serialize_sql($1)", [f"SELECT ({sql}) FROM t"]).fetchone()
     document = json.loads(row[0]) if row else {}
     if document.get("error"):
         return None

@@ -28,6 +28,7 @@ from tidegate.quality.arrow_rules import arrow_check, integer_key
 from tidegate.quality.arrow_sql import arrow_predicate
 from tidegate.quality.compiler import INPUT, CompiledQuery, RuleSchemaError, compile_rules
 from tidegate.quality.referential import References
+from tidegate.spec.scratch import scratch
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -41,20 +42,6 @@ __all__ = ["RuleChecker"]
 
 _MIN_SLICE_ROWS = 16_384
 """Batches are cut in slices of at least this many rows for the kernels to share the cores."""
-
-
-@functools.cache
-def _database() -> Any:
-    """The in-memory DuckDB database rule sets run in; each checker has its own connection.
-
-    Opening a database costs milliseconds, a connection to it microseconds; what a checker
-    creates (views of its batches, reference keys in temporary tables) is its connection's own.
-    """
-    import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
-
-    database = duckdb.connect(":memory:")
-    database.execute("SET TimeZone = 'UTC'")
-    return database
 
 
 @functools.cache
@@ -107,7 +94,7 @@ class RuleChecker:
         self.rules = tuple(rules)
         self.base_dir = base_dir
         self.now = now
-        self._con = _database().cursor()
+        self._con = scratch()
         self._references = References(self._con, base_dir)
         self._plans: dict[pa.Schema, _Plan] = {}
         self._described: dict[pa.Schema, dict[str, str]] = {}

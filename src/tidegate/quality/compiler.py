@@ -14,7 +14,6 @@ read, that every column exists and every expression binds.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from tidegate.spec.quality import RULE_TYPES, parse_duration
+from tidegate.spec.scratch import scratch
 from tidegate.spec.types import parse_type
 
 if TYPE_CHECKING:
@@ -167,9 +167,7 @@ class _Builder:
         non-empty batch arrives, with a message that names neither the rule nor the value.
         """
         text = _text(value)
-        row = (
-            _scratch().cursor().execute(f"SELECT TRY_CAST($1 AS {kind}) IS NULL", [text]).fetchone()
-        )
+        row = scratch().execute(f"SELECT TRY_CAST($1 AS {kind}) IS NULL", [text]).fetchone()
         if row is None or row[0]:
             raise RuleSchemaError(
                 rule,
@@ -321,14 +319,6 @@ def _exact(column: str, kind: str, target: str) -> str | None:
     return None
 
 
-@functools.cache
-def _scratch() -> Any:
-    """One in-memory DuckDB connection for checking literals, made once per process."""
-    import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
-
-    return duckdb.connect(":memory:")
-
-
 def _is_time(value: Any) -> bool:
     return isinstance(value, dt.date | dt.datetime)
 
@@ -345,7 +335,7 @@ def duckdb_type(arrow_type: pa.DataType) -> str:
     import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
 
     empty = pa.table({"x": pa.array([], type=arrow_type)})
-    con = duckdb.connect(":memory:")
+    con = scratch()
     try:
         con.register("t", empty)
         row = con.execute("SELECT column_type FROM (DESCRIBE SELECT * FROM t)").fetchone()

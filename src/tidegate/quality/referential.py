@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from tidegate.errors import ConfigError, DependencyError
 from tidegate.quality.compiler import quote
+from tidegate.spec.scratch import scratch
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -79,7 +80,7 @@ class References:
                 location=str(path),
                 hint="point file: at a .csv, .parquet or .json file, relative to the pipeline",
             )
-        con = duckdb.connect(":memory:")
+        con = scratch()
         try:
             # CSV keys stay text: '1.50' must match the text '1.50', not the number 1.5; the
             # check casts them to the column's type

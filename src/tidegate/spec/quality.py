@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tidegate.spec.scratch import scratch
 from tidegate.spec.settings import Secret  # noqa: TC001 - needed at runtime by pydantic
 
 __all__ = [
@@ -335,20 +336,19 @@ def _check_duckdb(sql: str, params: list[Any], what: str) -> None:
     import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
 
     try:
-        duckdb.connect(":memory:").execute(sql, params)
+        scratch().execute(sql, params)
     except duckdb.Error as exc:
         raise ValueError(f"{params[0]!r} {what}: {str(exc).strip()}") from exc
 
 
 def _check_sql_parses(expression: str) -> None:
     """Parse (not bind: columns are unknown here) ``SELECT <expression>`` with DuckDB."""
-    import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
 
     if ";" in expression:
         raise ValueError("an expression is one SQL predicate, without ';'")
     statement = f"SELECT ({expression}) FROM t"
     row = (
-        duckdb.connect(":memory:")
+        scratch()
         .execute("SELECT json_extract(json_serialize_sql($1), '$.error_message')", [statement])
         .fetchone()
     )
