@@ -184,30 +184,26 @@ class RuleChecker:
         spread over the machine's cores the way a DataFrame library's expressions do.
         """
         pool = _pool()
-        parts = _parts(batch.num_rows)
-        sliced: list[tuple[str, list[Future[np.ndarray | None]]]] = [
-            (
-                rule.rule_id,
-                [
-                    pool.submit(_failing, kernel, batch.slice(start, length))
-                    for start, length in parts
-                ],
-            )
-            for rule, kernel in plan.kernels
-        ]
+        whole = [(0, batch.num_rows)]
+        parts = _parts(batch.num_rows)  # only regular expressions are worth cutting up
+        sliced: list[tuple[str, list[tuple[int, int]], list[Future[np.ndarray | None]]]] = []
+        for rule, kernel in plan.kernels:
+            cuts = parts if rule.type == "regex" else whole
+            jobs = [pool.submit(_failing, kernel, batch.slice(start, n)) for start, n in cuts]
+            sliced.append((rule.rule_id, cuts, jobs))
         keys = [
             (rule.rule_id, pool.submit(self._integer_duplicates, rule, name, batch))
             for rule, name in plan.integer_keys
         ]
         query = pool.submit(self._by_query, plan.query, batch) if plan.query.sql_needed else None
         failed: dict[str, np.ndarray] = {}
-        for rule_id, jobs in sliced:
+        for rule_id, cuts, jobs in sliced:
             masks = [job.result() for job in jobs]
             if any(mask is not None for mask in masks):
                 failed[rule_id] = np.concatenate(
                     [
                         np.zeros(length, dtype=bool) if mask is None else mask
-                        for mask, (_, length) in zip(masks, parts, strict=True)
+                        for mask, (_, length) in zip(masks, cuts, strict=True)
                     ]
                 )
         failed.update(
