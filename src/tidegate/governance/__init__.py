@@ -1,0 +1,1 @@
+"""Governance: PII classification, masking, field-level encryption."""
