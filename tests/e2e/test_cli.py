@@ -121,3 +121,15 @@ def test_demo_runs_the_example_pipeline(tmp_path: Path, cli: Cli) -> None:
 
 def _generated(folder: str, names: list[str]) -> list[str]:
     return [name for name in names if name in ("data", ".tidegate")]
+
+
+def test_keys_generate_prints_a_fresh_aes_256_key(cli: Cli) -> None:
+    import base64  # noqa: PLC0415 - only this test needs it
+
+    first, second = cli("keys", "generate"), cli("keys", "generate")
+    assert first.returncode == 0, first.stderr
+    keys = [first.stdout.strip(), second.stdout.strip()]
+    assert all(len(base64.b64decode(key, validate=True)) == 32 for key in keys)
+    assert keys[0] != keys[1]
+    assert "never commit it" in first.stderr
+    assert keys[0] not in first.stderr

@@ -27,6 +27,7 @@ from tidegate.app.console import (
     fail,
     out,
 )
+from tidegate.app.keys_cli import keys_app
 from tidegate.app.logs import LEVELS, configure_logging, redact
 from tidegate.app.quarantine_cli import quarantine_app
 from tidegate.app.summary import QualitySummary
@@ -326,6 +327,7 @@ def demo(
 
 
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:
