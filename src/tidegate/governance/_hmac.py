@@ -15,7 +15,9 @@ encoding it would cost a third of the hashing and save nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -34,18 +36,37 @@ _INPUT = "_tidegate_mask_input"
 _SAMPLE = 8192
 """Values looked at to decide whether hashing only the distinct values pays."""
 
+_SLICE = 16_384
+"""Fewest values worth a thread of their own; a batch is cut into at most one slice per core."""
+
+_local = threading.local()
 _lock = threading.Lock()
-_database: list[duckdb.DuckDBPyConnection] = []
+_pool: list[ThreadPoolExecutor] = []
 
 
 def _connection() -> duckdb.DuckDBPyConnection:
-    """A cursor on one shared in-memory database: a cursor each call keeps threads apart."""
-    import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
+    """This thread's own in-memory database, kept for the thread's life (a pool thread's).
 
+    Cursors of one database serialize their queries; a database per thread lets the slices of
+    a column hash on every core at once.
+    """
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is None:
+        import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
+
+        con = duckdb.connect(":memory:", config={"threads": 1})
+        _local.con = con
+    return con
+
+
+def _workers() -> ThreadPoolExecutor:
+    """The threads that hash slices, started on first use and kept, with their databases."""
     with _lock:
-        if not _database:
-            _database.append(duckdb.connect(":memory:"))
-        return _database[0].cursor()
+        if not _pool:
+            _pool.append(
+                ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="hmac")
+            )
+        return _pool[0]
 
 
 def _pads(key: bytes) -> tuple[bytes, bytes]:
@@ -75,18 +96,29 @@ def _over_distinct(values: pa.Array, key: bytes, select: str) -> pa.Array:
 
 def _sql(values: pa.Array, key: bytes, select: str) -> pa.Array:
     """``select`` over the HMAC hex digest ``h`` of each value, in order; null stays null."""
-    inner, outer = _pads(key)
+    slices = max(1, min(os.cpu_count() or 1, len(values) // _SLICE))
+    size = max(1, -(-len(values) // slices))
+    parts = [values.slice(start, size) for start in range(0, len(values), size)] or [values]
+    pads = _pads(key)
+    # Always on the pool, even one slice: its threads live on, and so do their databases.
+    done = list(_workers().map(lambda part: _query(part, pads, select), parts))
+    return done[0] if len(done) == 1 else pa.concat_arrays(done)
+
+
+def _query(values: pa.Array, pads: tuple[bytes, bytes], select: str) -> pa.Array:
+    """One DuckDB query over ``values``, on the calling thread's database."""
+    inner, outer = pads
     con = _connection()
+    con.register(_INPUT, pa.table({"v": values}))
+    sql = (
+        f"SELECT {select} AS r FROM (SELECT sha256($outer || unhex(sha256($inner || "
+        f"encode(v)))) AS h FROM {_INPUT})"
+    )
+    params: dict[str, Any] = {"outer": outer, "inner": inner}
     try:
-        con.register(_INPUT, pa.table({"v": values}))
-        sql = (
-            f"SELECT {select} AS r FROM (SELECT sha256($outer || unhex(sha256($inner || "
-            f"encode(v)))) AS h FROM {_INPUT})"
-        )
-        params: dict[str, Any] = {"outer": outer, "inner": inner}
         result: pa.Array = con.sql(sql, params=params).to_arrow_table().column("r").combine_chunks()
     finally:
-        con.close()
+        con.unregister(_INPUT)
     return result
 
 

@@ -166,6 +166,9 @@ def _hide(
     """
     length = pc.utf8_length(strings)
     long_enough = pc.greater(length, keep)
+    hidden = pc.subtract(
+        length, pc.min_element_wise(keep, pc.max_element_wise(pc.subtract(length, 1), 0))
+    )
     if side == "last":
         clear = pc.if_else(
             long_enough,
@@ -178,8 +181,8 @@ def _hide(
             pc.utf8_slice_codeunits(strings, start=0, stop=keep),
             pc.utf8_slice_codeunits(strings, start=0, stop=-1),
         )
-    hidden = pc.binary_repeat(mask_char, pc.subtract(length, pc.utf8_length(clear)))
-    parts = (hidden, clear) if side == "last" else (clear, hidden)
+    masked = pc.binary_repeat(mask_char, hidden)
+    parts = (masked, clear) if side == "last" else (clear, masked)
     return pc.binary_join_element_wise(*parts, "")
 
 
@@ -244,9 +247,18 @@ def _float_ranges(array: pa.Array, width: int) -> pa.Array:
 
 
 def _email_domain(array: pa.Array, spec: MaskSpec, key: bytes) -> pa.Array:
-    """The part after the last ``@``, lowercased; null for a value that is not an address."""
-    found = pc.extract_regex(_text(array, "email_domain"), r"@(?P<domain>[^@\s]+)$")
-    return pc.utf8_lower(pc.struct_field(found, "domain"))
+    """The part after the last ``@``, lowercased; null for a value that is not an address.
+
+    Every value gets an ``@`` in front, so splitting once from the right always gives two parts
+    and the domain is the second: a split and a list lookup, several times cheaper than a regex.
+    """
+    text = _text(array, "email_domain")
+    parts = pc.split_pattern(
+        pc.binary_join_element_wise("@", text, ""), "@", max_splits=1, reverse=True
+    )
+    domain = pc.utf8_lower(pc.list_element(parts, 1))
+    is_address = pc.and_(pc.match_substring(text, "@"), pc.not_equal(domain, ""))
+    return pc.if_else(is_address, domain, pa.scalar(None, pa.string()))
 
 
 def _fake_values(array: pa.Array, spec: MaskSpec, key: bytes) -> pa.Array:
