@@ -31,6 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidegate.governance._detectors import (
+    HINTED_THRESHOLD,
+    THRESHOLD,
     Hit,
     detect_date_of_birth,
     detect_free_text,
@@ -100,8 +102,6 @@ DEFAULT_LEVELS: Final[dict[PiiType, Level]] = {
     PiiType.NONE: Level.PUBLIC,
 }
 
-_THRESHOLD: Final = 0.8
-_HINTED_THRESHOLD: Final = 0.6
 _FREE_TEXT_THRESHOLD: Final = 0.02
 
 
@@ -268,7 +268,7 @@ def _decide(hits: list[Hit], hint: str | None) -> Hit | None:
         hit
         for hit in hits
         if hit.pii_type != PiiType.FREE_TEXT_PII
-        and hit.ratio >= (_HINTED_THRESHOLD if hit.pii_type == hint else _THRESHOLD)
+        and hit.ratio >= (HINTED_THRESHOLD if hit.pii_type == hint else THRESHOLD)
     ]
     if structured:
         return max(structured, key=lambda hit: hit.ratio + (0.1 if hit.pii_type == hint else 0))
