@@ -162,28 +162,36 @@ def _hide(
     """Keep ``keep`` characters on ``side``, at least one fewer than the value has; mask the rest.
 
     The per-row count is ``min(keep, length - 1)``: Arrow slices take one start for the whole
-    column, so rows longer than ``keep`` and shorter ones are sliced apart and then chosen.
+    column, so when some rows are not longer than ``keep`` they are sliced apart and chosen.
     """
     length = pc.utf8_length(strings)
-    long_enough = pc.greater(length, keep)
-    hidden = pc.subtract(
-        length, pc.min_element_wise(keep, pc.max_element_wise(pc.subtract(length, 1), 0))
-    )
-    if side == "last":
-        clear = pc.if_else(
-            long_enough,
-            pc.utf8_slice_codeunits(strings, start=-keep) if keep else pc.cast("", pa.string()),
-            pc.utf8_slice_codeunits(strings, start=1),
-        )
+    shortest = pc.min(length).as_py()
+    if shortest is None or shortest > keep:  # the usual case: one slice serves every row
+        hidden = pc.subtract(length, keep)
+        clear = _slice(strings, keep=keep, side=side)
     else:
-        clear = pc.if_else(
-            long_enough,
-            pc.utf8_slice_codeunits(strings, start=0, stop=keep),
-            pc.utf8_slice_codeunits(strings, start=0, stop=-1),
+        hidden = pc.subtract(
+            length, pc.min_element_wise(keep, pc.max_element_wise(pc.subtract(length, 1), 0))
         )
-    masked = pc.binary_repeat(mask_char, hidden)
+        short = (
+            pc.utf8_slice_codeunits(strings, start=1)
+            if side == "last"
+            else (pc.utf8_slice_codeunits(strings, start=0, stop=-1))
+        )
+        clear = pc.if_else(pc.greater(length, keep), _slice(strings, keep=keep, side=side), short)
+    # A null row's count is garbage underneath its null; the join keeps the row null anyway.
+    masked = pc.binary_repeat(mask_char, pc.fill_null(hidden, 0))
     parts = (masked, clear) if side == "last" else (clear, masked)
     return pc.binary_join_element_wise(*parts, "")
+
+
+def _slice(strings: pa.Array, *, keep: int, side: Literal["last", "first"]) -> pa.Array:
+    """The ``keep`` characters on ``side`` of each value (all of a shorter one)."""
+    if keep == 0:
+        return pc.if_else(pc.is_valid(strings), "", pa.scalar(None, pa.string()))
+    if side == "last":
+        return pc.utf8_slice_codeunits(strings, start=-keep)
+    return pc.utf8_slice_codeunits(strings, start=0, stop=keep)
 
 
 def _partial(array: pa.Array, spec: MaskSpec, key: bytes) -> pa.Array:
