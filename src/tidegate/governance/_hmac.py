@@ -25,9 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import duckdb
 
-__all__ = ["hmac_hex", "hmac_int"]
+__all__ = ["hmac_hex", "hmac_int", "repeats"]
 
 _BLOCK = 64
 """SHA-256's block size in bytes: the HMAC key is padded (or first hashed) to this length."""
@@ -88,44 +90,49 @@ def _pads(key: bytes) -> tuple[bytes, bytes]:
     return inner, outer
 
 
-def _repeats(values: pa.Array) -> bool:
+def repeats(values: pa.Array) -> bool:
     """Whether a sample of ``values`` holds each distinct value at least twice on average."""
     sample = values.slice(0, _SAMPLE)
     distinct: int = pc.count_distinct(sample).as_py()
     return 2 * distinct < len(sample)
 
 
-def _over_distinct(values: pa.Array, key: bytes, select: str) -> pa.Array:
-    """Run ``select`` (an expression over the HMAC hex digest ``h``) on every value."""
-    if _repeats(values):
+def _over_distinct(
+    values: pa.Array, key: bytes, finish: Callable[[pa.Array], pa.Array] | None = None
+) -> pa.Array:
+    """The HMAC hex digest of every value, passed through ``finish``; null stays null.
+
+    ``finish`` runs before the digests are spread back over repeated values, so it pays once
+    per distinct value.
+    """
+    if repeats(values):
         encoded = pc.dictionary_encode(values)
-        return pc.take(_sql(encoded.dictionary, key, select), encoded.indices)
-    return _sql(values, key, select)
+        digests = _hashed(encoded.dictionary, key)
+        return pc.take(digests if finish is None else finish(digests), encoded.indices)
+    digests = _hashed(values, key)
+    return digests if finish is None else finish(digests)
 
 
-def _sql(values: pa.Array, key: bytes, select: str) -> pa.Array:
-    """``select`` over the HMAC hex digest ``h`` of each value, in order; null stays null."""
+def _hashed(values: pa.Array, key: bytes) -> pa.Array:
+    """The HMAC hex digests of ``values`` in order, slices hashed side by side on the pool."""
     slices = max(1, min(os.cpu_count() or 1, len(values) // _SLICE))
     size = max(1, -(-len(values) // slices))
     parts = [values.slice(start, size) for start in range(0, len(values), size)] or [values]
     pads = _pads(key)
     # Always on the pool, even one slice: its threads live on, and so do their databases.
-    done = list(_workers().map(lambda part: _query(part, pads, select), parts))
+    done = list(_workers().map(lambda part: _query(part, pads), parts))
     return done[0] if len(done) == 1 else pa.concat_arrays(done)
 
 
-def _query(values: pa.Array, pads: tuple[bytes, bytes], select: str) -> pa.Array:
+def _query(values: pa.Array, pads: tuple[bytes, bytes]) -> pa.Array:
     """One DuckDB query over ``values``, on the calling thread's database."""
     inner, outer = pads
     con = _connection()
     con.register(_INPUT, pa.table({"v": values}))
-    sql = (
-        f"SELECT {select} AS r FROM (SELECT sha256($outer || unhex(sha256($inner || "
-        f"encode(v)))) AS h FROM {_INPUT})"
-    )
+    sql = f"SELECT sha256($outer || unhex(sha256($inner || encode(v)))) AS h FROM {_INPUT}"
     params: dict[str, Any] = {"outer": outer, "inner": inner}
     try:
-        result: pa.Array = con.sql(sql, params=params).to_arrow_table().column("r").combine_chunks()
+        result: pa.Array = con.sql(sql, params=params).to_arrow_table().column("h").combine_chunks()
     finally:
         con.unregister(_INPUT)
     return result
@@ -142,7 +149,7 @@ def _as_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def hmac_hex(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
     """HMAC-SHA-256 of each value's UTF-8 text, as 64 lowercase hex digits; null stays null."""
-    return _over_distinct(_as_strings(values), key, "h")
+    return _over_distinct(_as_strings(values), key)
 
 
 def hmac_int(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
@@ -151,7 +158,11 @@ def hmac_int(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
     60 bits keep the number positive in a signed 64-bit integer, and collisions between two
     distinct values stay as unlikely as 1 in 2**60.
     """
-    digests = _over_distinct(_as_strings(values), key, "h")
+    return _over_distinct(_as_strings(values), key, _leading_bits)
+
+
+def _leading_bits(digests: pa.Array) -> pa.Array:
+    """The first 15 hex digits of each digest as an int64, parsed with numpy."""
     offsets = np.frombuffer(digests.buffers()[1], dtype=np.int32)
     offsets = offsets[digests.offset : digests.offset + len(digests)]
     text = np.frombuffer(digests.buffers()[2] or b"0", dtype=np.uint8)

@@ -271,6 +271,11 @@ def _email_domain(array: pa.Array, spec: MaskSpec, key: bytes) -> pa.Array:
 
 def _fake_values(array: pa.Array, spec: MaskSpec, key: bytes) -> pa.Array:
     strings = pc.cast(array, pa.string()) if not pa.types.is_string(array.type) else array
+    if _hmac.repeats(strings):  # names, cities: make each distinct value's pseudonym once
+        encoded = pc.dictionary_encode(strings)
+        distinct = encoded.dictionary
+        fakes = _fake.pseudonyms(distinct, _hmac.hmac_int(distinct, key), spec.fake)
+        return pc.take(fakes, encoded.indices)
     return _fake.pseudonyms(strings, _hmac.hmac_int(strings, key), spec.fake)
 
 
