@@ -165,3 +165,19 @@ def test_to_dict_is_json_ready() -> None:
     assert payload["level"] == "internal"
     assert payload["evidence"]["header_hint"] == "ip_address"
     assert 0 < payload["confidence"] <= 1
+
+
+def test_names_in_any_common_layout_and_us_phones_without_country_code() -> None:
+    table = pa.table(
+        {
+            "customer": ["Smith, John", "Nowak, Anna", "Dubois, Pierre", "Rossi, Giulia"],
+            "c2": ["JOHN SMITH", "ANNA NOWAK", "Dr. Pierre Dubois", "Anna van der Berg"],
+            "contact": ["(212) 555-0143", "(415) 555-0199", "(312) 555-0101", "(646) 555-0123"],
+        }
+    )
+    got = {c.column: c.pii_type for c in classify_table(table)}
+    assert got == {
+        "customer": PiiType.PERSON_NAME,
+        "c2": PiiType.PERSON_NAME,
+        "contact": PiiType.PHONE,
+    }

@@ -313,9 +313,8 @@ def _geo_pair(value: str) -> bool:
 
 # --- person names: shape + gazetteer -------------------------------------------------------------
 
-_NAME_SHAPE: Final = (
-    rf"^[{_LU}][{_L}'\-]+\.?(?:\s+(?:[{_LU}][{_L}'\-]*\.?|van|von|de|der|den|da|di|del|la|le))*$"
-)
+_PARTICLES: Final = "van|von|de|der|den|da|di|del|la|le"
+_NAME_SHAPE: Final = rf"^[{_LU}][{_L}'\-]+[.,]?(?:\s+(?:[{_LU}][{_L}'\-]*[.,]?|{_PARTICLES}))*$"
 
 
 def _detect_person_name(values: pa.StringArray, *, hint: str | None) -> Hit:
@@ -330,7 +329,8 @@ def _detect_person_name(values: pa.StringArray, *, hint: str | None) -> Hit:
     total = len(values)
     if total == 0:
         return Hit("person_name", "names", 0.0)
-    tokens = pc.utf8_split_whitespace(pc.utf8_lower(values))
+    words = pc.replace_substring_regex(pc.utf8_lower(values), r"[,.;]", " ")
+    tokens = pc.utf8_split_whitespace(words)
     known = pc.is_in(pc.list_flatten(tokens), value_set=NAMES)
     rows = pc.list_parent_indices(tokens).filter(known)
     gazetteer = len(pc.unique(rows)) / total
