@@ -15,7 +15,9 @@ mixes PII columns with decoys, so the scorer measures both recall and restraint:
   hashes, timestamps, creation dates, sequential and random ids, SKUs, tracking numbers,
   product and city names, PII-sounding headers over non-PII values (``email_sent`` booleans,
   ``phone_model``, ``card_type``, ``name`` holding product names, ``ip_count``).
-- Every column is 20-40 % null; PII columns carry up to 3 % dirty values (``n/a``, ``-``).
+- Every column is 20-40 % null; PII columns carry up to 3 % dirty values (``n/a``, ``-``) and
+  mix layouts (E.164 and national phones, ``Last, First`` and middle initials, upper-case
+  emails, street lines with postal code and city).
 - Free-text columns mention PII (an email, a phone, a titled name, an IBAN) in a minority of
   rows (10-30 %); decoy free text never does.
 
@@ -144,6 +146,30 @@ def _phone(loc: str, rng: random.Random) -> str:
     return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def _phone_any(loc: str, rng: random.Random) -> str:
+    """National, international or E.164 layout, as exports mix them."""
+    number = _phone(loc, rng)
+    if rng.random() < 0.2:
+        parsed = phonenumbers.parse(number, REGION[loc])
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return number
+
+
+def _full_name(loc: str, rng: random.Random) -> str:
+    """``First Last``, with a middle initial or as ``Last, First`` now and then."""
+    first, last = _name(loc, rng)
+    roll = rng.random()
+    if roll < 0.15:
+        return f"{last}, {first}"
+    if roll < 0.3:
+        return f"{first} {rng.choice(string.ascii_uppercase)}. {last}"
+    return f"{first} {last}"
+
+
+def _cased(value: str, rng: random.Random) -> str:
+    return value.upper() if rng.random() < 0.1 else value
+
+
 def _email(loc: str, rng: random.Random) -> str:
     first, last = _name(loc, rng)
     ascii_name = (first + "." + last).lower().encode("ascii", "ignore").decode()
@@ -155,7 +181,7 @@ def _street(loc: str, rng: random.Random) -> str:
     word = rng.choice(STREETS.split())
     number = rng.randint(1, 250)
     last = _name(loc, rng)[1]
-    return {
+    street = {
         "en_US": f"{number} {word} {rng.choice(['Street', 'Ave', 'Road', 'Lane', 'Drive'])}",
         "en_GB": f"{number} {word} {rng.choice(['Road', 'Street', 'Close', 'Lane'])}",
         "de_DE": f"{word}{rng.choice(['straße', 'weg', 'allee'])} {number}",
@@ -165,6 +191,9 @@ def _street(loc: str, rng: random.Random) -> str:
         "pl_PL": f"ul. {last} {number}",
         "it_IT": f"{rng.choice(['Via', 'Piazza', 'Corso'])} {last} {number}",
     }[loc]
+    if rng.random() < 0.3:  # a full address line: street, postal code and city
+        return f"{street}, {_postal(loc, rng)} {rng.choice(CITIES.split())}"
+    return street
 
 
 def _postal(loc: str, rng: random.Random) -> str:
@@ -432,9 +461,9 @@ def _pii_columns(loc: str) -> dict[str, tuple[list[str], Callable[[random.Random
         return _birth(rng).strftime(date_fmt)
 
     return {
-        "email": (helpful["email"], lambda r: _email(loc, r)),
-        "phone": (helpful["phone"], lambda r: _phone(loc, r)),
-        "person_name": (helpful["person_name"], lambda r: " ".join(_name(loc, r))),
+        "email": (helpful["email"], lambda r: _cased(_email(loc, r), r)),
+        "phone": (helpful["phone"], lambda r: _phone_any(loc, r)),
+        "person_name": (helpful["person_name"], lambda r: _full_name(loc, r)),
         "person_name/first": (helpful["first_name"], lambda r: _name(loc, r)[0]),
         "street_address": (helpful["street_address"], lambda r: _street(loc, r)),
         "postal_code": (helpful["postal_code"], lambda r: _postal(loc, r)),
@@ -510,6 +539,20 @@ def _decoys(loc: str) -> list[tuple[str, Callable[[random.Random], object]]]:
         ("version", lambda r: f"{r.randint(1, 5)}.{r.randint(0, 20)}.{r.randint(0, 9)}"),
         ("discount_rate", lambda r: round(r.uniform(0, 0.5), 4)),
         ("review", lambda r: _free_text(loc, r, with_pii=False)),
+        (
+            "invoice_date",
+            lambda r: (today - dt.timedelta(days=r.randint(0, 3650))).strftime("%d.%m.%Y"),
+        ),
+        ("ticket", lambda r: f"INC{r.randint(0, 9_999_999):07d}"),
+        ("iban_verified", lambda r: r.random() < 0.9),
+        ("card_last4", lambda r: f"{r.randint(0, 9999):04d}"),
+        ("mac_vendor", lambda r: r.choice(["Apple, Inc.", "Cisco Systems", "Intel Corporate"])),
+        ("hostname", lambda r: f"web-{r.randint(1, 40):02d}.example.com"),
+        ("url", lambda r: f"https://shop.example.com/p/{r.randint(1, 99999)}"),
+        ("price", lambda r: f"{r.randint(1, 500)},{r.randint(0, 99):02d} €"),
+        ("phone", lambda r: f"ORD-{r.randint(100000, 999999)}"),
+        ("contact_id", lambda r: r.randint(1, 10**6)),
+        ("year", lambda r: r.randint(1990, 2026)),
         ("birth_year_bucket", lambda r: r.choice(["18-24", "25-34", "35-44", "45-54", "55+"])),
     ]
 
