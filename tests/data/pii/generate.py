@@ -19,7 +19,7 @@ mixes PII columns with decoys, so the scorer measures both recall and restraint:
   mix layouts (E.164 and national phones, ``Last, First`` and middle initials, upper-case
   emails, street lines with postal code and city).
 - Free-text columns mention PII (an email, a phone, a titled name, an IBAN) in a minority of
-  rows (10-30 %); decoy free text never does.
+  rows (about 20 %); decoy free text never does.
 
 The person names drawn here are partly outside the classifier's gazetteer on purpose.
 """
