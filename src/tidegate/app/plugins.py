@@ -24,6 +24,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "cast": "tidegate.transform.cast:CastStep",
         "derive": "tidegate.transform.derive:DeriveStep",
         "python": "tidegate.transform.python:PythonStep",
+        "mask": "tidegate.governance.mask:MaskStep",
     },
     "destinations": {
         "duckdb": "tidegate.destinations.duckdb:DuckdbDestination",
