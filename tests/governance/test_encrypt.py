@@ -12,10 +12,12 @@ import base64
 import datetime as dt
 import struct
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from tidegate.errors import DataError, SecurityError, TidegateError
@@ -29,6 +31,9 @@ from tidegate.governance.encrypt import (
     type_tag,
 )
 from tidegate.governance.keys import Key, Keyring, generate_key
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 TABLE, COLUMN = "customers", "email"
 
@@ -257,6 +262,17 @@ def test_unsupported_types_are_refused(keyring: Keyring) -> None:
         encrypt_column(pa.array([[1, 2]]), keyring=keyring, table=TABLE, column=COLUMN)
 
 
+@pytest.fixture
+def unfiltered_logs() -> Iterator[None]:
+    """structlog's defaults for one test: an earlier test may have left a level filter that
+    drops the debug lines this test reads (capture_logs replaces the processors only)."""
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("unfiltered_logs")
 def test_no_key_material_or_clear_value_in_errors_or_logs() -> None:
     key_text = generate_key()
     material = base64.b64decode(key_text)
