@@ -245,6 +245,31 @@ def profile(
         raise fail(exc) from exc
 
 
+@app.command(epilog=EXIT_CODES)
+def classify(
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="A data file (.csv, .parquet, .jsonl), a folder of Parquet files or "
+            "pipeline.yaml.",
+            show_default=False,
+        ),
+    ],
+    sample: Annotated[
+        int, typer.Option("--sample", min=1, help="Rows sampled at random per column.")
+    ] = 10_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
+    set_: SetOption = None,
+) -> None:
+    """Find the columns holding personal data: PII type, confidence, level and evidence."""
+    from tidegate.app.classify_cmd import classify_command  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        classify_command(target, sample_rows=sample, json_out=as_json, sets=set_ or [])
+    except TidegateError as exc:
+        raise fail(exc) from exc
+
+
 @app.command(epilog="Exit codes: 0 healthy · 1 a check failed · 2 usage or configuration error.")
 def health(
     pipeline: PipelineArg,

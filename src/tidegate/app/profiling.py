@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from tidegate.core import Source, Step
     from tidegate.quality.profile import ColumnProfile, Profile
 
-__all__ = ["FORMATS", "profile_command"]
+__all__ = ["FORMATS", "file_batches", "pipeline_batches", "profile_command"]
 
 FORMATS = {
     ".csv": "csv",
@@ -73,9 +73,9 @@ def profile_command(
             f"{target} does not exist", hint="give a data file, a Parquet folder or pipeline.yaml"
         )
     if target.suffix.lower() in _PIPELINE:
-        batches, counts = _pipeline_batches(target, sets)
+        batches, counts = pipeline_batches(target, sets)
     else:
-        batches, counts = _file_batches(target, sets)
+        batches, counts = file_batches(target, sets)
     profile = profile_table(batches, limit=rows)
     rules = rules_yaml(profile, source=target.name)
     if rules_out is not None:
@@ -105,7 +105,7 @@ def profile_command(
     sys.stdout.flush()
 
 
-def _file_batches(
+def file_batches(
     target: Path, sets: Sequence[str]
 ) -> tuple[Iterator[pa.RecordBatch], dict[str, int]]:
     """The batches of a data file, read by the source plugin its suffix names."""
@@ -150,7 +150,7 @@ def _kind_of(target: Path) -> str:
     return kind
 
 
-def _pipeline_batches(
+def pipeline_batches(
     target: Path, sets: Sequence[str]
 ) -> tuple[Iterator[pa.RecordBatch], dict[str, int]]:
     """The batches a pipeline's steps produce, with secrets registered for redaction."""
