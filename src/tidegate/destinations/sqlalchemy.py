@@ -12,7 +12,7 @@ inserted, in the same transaction; columns absent from the batch are therefore r
 on matched rows. Atomicity of replace needs a database whose DDL is transactional (PostgreSQL,
 SQL Server, SQLite); on MySQL/MariaDB, DDL commits implicitly and the swap is not atomic.
 
-``connect_timeout`` reaches the drivers whose connect argument is known (``_TIMEOUT_ARGS``);
+``connect_timeout`` reaches the drivers whose connect argument is known (``CONNECT_TIMEOUT_ARGS``);
 others connect with their own default. ``health`` is the shared one (see ``_relational``); on a
 database whose DDL commits implicitly, its probe table is dropped explicitly afterwards.
 """
@@ -23,24 +23,13 @@ import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tidegate.destinations._relational import RelationalDestination, RelationalSettings
+from tidegate.spec.connect import CONNECT_TIMEOUT_ARGS
 
 if TYPE_CHECKING:
     from tidegate.core.context import RunContext
     from tidegate.spec.settings import PluginSettings
 
 __all__ = ["SqlalchemyDestination", "SqlalchemySettings"]
-
-# (backend, driver) -> the DBAPI connect() argument holding the connect timeout in seconds
-_TIMEOUT_ARGS: dict[tuple[str, str], str] = {
-    ("postgresql", "psycopg"): "connect_timeout",
-    ("postgresql", "psycopg2"): "connect_timeout",
-    ("postgresql", "pg8000"): "timeout",
-    ("mysql", "mysqldb"): "connect_timeout",
-    ("mysql", "pymysql"): "connect_timeout",
-    ("mariadb", "mysqldb"): "connect_timeout",
-    ("mariadb", "pymysql"): "connect_timeout",
-    ("mssql", "pyodbc"): "timeout",
-}
 
 
 class SqlalchemySettings(RelationalSettings):
@@ -58,7 +47,7 @@ class SqlalchemyDestination(RelationalDestination):
 
     def _engine_options(self, ctx: RunContext) -> dict[str, Any]:
         driver = self.dialect.driver  # the dialect's default when the url names none
-        arg = _TIMEOUT_ARGS.get((self.url.get_backend_name(), driver))
+        arg = CONNECT_TIMEOUT_ARGS.get((self.url.get_backend_name(), driver))
         if arg is None:
             return {}
         return {"connect_args": {arg: max(1, math.ceil(self.settings.connect_timeout))}}

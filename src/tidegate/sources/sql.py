@@ -46,6 +46,7 @@ from tidegate.errors import (
     TransientError,
 )
 from tidegate.sources._types import conform, parse_types, to_array
+from tidegate.spec.connect import CONNECT_TIMEOUT_ARGS
 from tidegate.spec.settings import PluginSettings, Secret
 from tidegate.spec.types import TYPE_NAMES, ColumnTypes
 
@@ -73,18 +74,6 @@ _PRODUCTS = {
 }
 # backend -> the prefix that plans a query without running it
 _EXPLAIN = {"postgresql": "EXPLAIN ", "sqlite": "EXPLAIN QUERY PLAN "}
-# (backend, driver) -> the DBAPI connect() argument holding the connect timeout in seconds
-_TIMEOUT_ARGS: dict[tuple[str, str], str] = {
-    ("postgresql", "psycopg"): "connect_timeout",
-    ("postgresql", "psycopg2"): "connect_timeout",
-    ("postgresql", "pg8000"): "timeout",
-    ("mysql", "mysqldb"): "connect_timeout",
-    ("mysql", "pymysql"): "connect_timeout",
-    ("mariadb", "mysqldb"): "connect_timeout",
-    ("mariadb", "pymysql"): "connect_timeout",
-    ("mssql", "pyodbc"): "timeout",
-    ("sqlite", "pysqlite"): "timeout",
-}
 # PostgreSQL type OID -> the Arrow type of the values psycopg returns for it, whatever they hold
 # (int2/int4 come back as Python ints, which pyarrow reads as int64). numeric and timestamptz
 # are mapped in _pg_type; json, arrays, uuid and the rest are left to inference.
@@ -261,7 +250,7 @@ class SqlSource:
             driver = url.get_dialect().driver
         except (NoSuchModuleError, ImportError):
             return {}  # create_engine reports the missing driver
-        arg = _TIMEOUT_ARGS.get((url.get_backend_name(), driver))
+        arg = CONNECT_TIMEOUT_ARGS.get((url.get_backend_name(), driver))
         if arg is None:
             return {}
         seconds = self.settings.connect_timeout
