@@ -92,6 +92,38 @@ class Pipeline:
         quality = self.quality_step(whole_run=whole_run)
         return [*self.steps, quality] if quality is not None else list(self.steps)
 
+    def context(self) -> RunContext:
+        """A context for work outside a run (checks, peeks), on a bus nobody listens to."""
+        return RunContext(
+            run_id=new_run_id(),
+            pipeline=self.spec.name,
+            bus=EventBus(),
+            base_dir=self.spec.base_dir,
+        )
+
+    def schema_at(self, step: str | None = None) -> pa.Schema | None:
+        """The schema of the batches reaching ``step`` (None: the destination), without data.
+
+        The source tells its schema (header, file metadata, a ``LIMIT 0`` query) and every step
+        before ``step`` runs on an empty batch of it. None when that cannot be known cheaply: the
+        source cannot tell, or a python step (user code) comes first. Raises the source's error
+        when it cannot be reached.
+        """
+        context = self.context()
+        source = self.source
+        schema = source.peek_schema(context) if isinstance(source, SchemaPeeked) else None
+        if schema is None:
+            return None
+        batch = pa.RecordBatch.from_pylist([], schema=schema)
+        for candidate in self.steps:
+            if candidate.name == step:
+                break
+            if getattr(candidate, "kind", None) == "python":
+                return None
+            output = candidate.process(batch, context)
+            batch = output.batch if isinstance(output, StepResult) else output
+        return batch.schema
+
     def run(
         self, *, run_id: str | None = None, on_unfinished: OnUnfinished = "refuse"
     ) -> RunResult:
@@ -121,12 +153,7 @@ class Pipeline:
 
 def check_health(pipeline: Pipeline) -> list[Check]:
     """Every health check of the pipeline's source and destination, in order."""
-    context = RunContext(
-        run_id=new_run_id(),
-        pipeline=pipeline.spec.name,
-        bus=EventBus(),
-        base_dir=pipeline.spec.base_dir,
-    )
+    context = pipeline.context()
     checks: list[Check] = []
     for plugin in (pipeline.source, pipeline.destination):
         if isinstance(plugin, HealthChecked):
@@ -161,28 +188,15 @@ def check_rules(pipeline: Pipeline) -> str:
     if quality is None:
         return "no quality rules"
     count = len(quality.spec.rules)
-    context = RunContext(
-        run_id=new_run_id(),
-        pipeline=pipeline.spec.name,
-        bus=EventBus(),
-        base_dir=pipeline.spec.base_dir,
-    )
-    source = pipeline.source
     try:
-        schema = source.peek_schema(context) if isinstance(source, SchemaPeeked) else None
+        schema = pipeline.schema_at()
     except TidegateError as exc:
         # the spec is valid; whether the data is there yet is the run's concern (and `health`'s)
         return f"{count} quality rules (columns not checked: {exc.message})"
     if schema is None:
         return f"{count} quality rules (columns checked when the first batch arrives)"
-    batch = pa.RecordBatch.from_pylist([], schema=schema)
-    for step in pipeline.steps:
-        if getattr(step, "kind", None) == "python":
-            return f"{count} quality rules (columns checked after the python step runs)"
-        output = step.process(batch, context)
-        batch = output.batch if isinstance(output, StepResult) else output
-    quality.check_schema(batch.schema)
-    return f"{count} quality rules checked against {batch.num_columns} columns"
+    quality.check_schema(schema)
+    return f"{count} quality rules checked against {len(schema)} columns"
 
 
 def secret_values(spec: PipelineSpec) -> Iterator[str]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tidegate.core import Quarantines, RunContext, SchemaPeeked, SourceBatch, StepResult, new_run_id
+from tidegate.core import Quarantines, RunContext, SourceBatch, new_run_id
 from tidegate.core.protocols import QUARANTINE_COLUMNS
 from tidegate.errors import ConfigError
 from tidegate.events import EventBus
@@ -59,8 +59,7 @@ def read_rows(pipeline: Pipeline, *, run_id: str | None = None) -> pa.Table:
     """The quarantined rows (of one run, or all), oldest first."""
     quarantine = quarantine_of(pipeline)
     destination = pipeline.destination
-    context = _context(pipeline)
-    destination.open(context)
+    destination.open(pipeline.context())
     try:
         return quarantine.read_quarantine(run_id=run_id)
     finally:
@@ -150,7 +149,7 @@ def replay(
     plan = ReplayPlan(rows=table.num_rows, step=chosen, steps=tuple(s.name for s in remaining))
     if table.num_rows == 0:
         return plan, None
-    schema = _schema_at(pipeline, chosen)
+    schema = pipeline.schema_at(chosen)
     source = _QuarantinedRows(table, schema)
     target = _ReplayTarget(
         pipeline.destination,
@@ -170,31 +169,6 @@ def replay(
         source=source, steps=remaining, destination=target, context=context, preflight=False
     ).run()
     return plan, result
-
-
-def _context(pipeline: Pipeline) -> RunContext:
-    return RunContext(
-        run_id=new_run_id(),
-        pipeline=pipeline.spec.name,
-        bus=EventBus(),
-        base_dir=pipeline.spec.base_dir,
-    )
-
-
-def _schema_at(pipeline: Pipeline, step: str) -> pa.Schema | None:
-    """The schema of the batches reaching ``step`` in a run, when it can be known cheaply."""
-    source = pipeline.source
-    context = _context(pipeline)
-    schema = source.peek_schema(context) if isinstance(source, SchemaPeeked) else None
-    if schema is None:
-        return None
-    batch = pa.RecordBatch.from_pylist([], schema=schema)
-    for candidate in pipeline.steps:
-        if candidate.name == step:
-            return batch.schema
-        output = candidate.process(batch, context)
-        batch = output.batch if isinstance(output, StepResult) else output
-    return batch.schema
 
 
 class _QuarantinedRows:
