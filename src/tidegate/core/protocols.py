@@ -29,8 +29,10 @@ __all__ = [
     "Destination",
     "Finishing",
     "Position",
+    "ProtectsQuarantine",
     "Quarantines",
     "ResumeChecked",
+    "RowsRead",
     "SchemaPeeked",
     "Source",
     "SourceBatch",
@@ -170,6 +172,19 @@ class Finishing(Protocol):
 
 
 @runtime_checkable
+class ProtectsQuarantine(Protocol):
+    """A step that must see rejected rows before they are kept in the destination's quarantine.
+
+    Rejected rows leave the main path, possibly before the steps that would have masked or
+    encrypted them: a governance step protects their sensitive columns (encrypts them, so a
+    replay can restore the values) on their way into the quarantine.
+    """
+
+    def protect_quarantine(self, rows: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
+        """``rows`` as they may be stored: same rows, sensitive columns protected."""
+
+
+@runtime_checkable
 class Destination(Protocol):
     """Writes batches in transactions that each end with a checkpoint.
 
@@ -229,3 +244,17 @@ class Quarantines(Protocol):
 
     def read_target(self, columns: Sequence[str]) -> pa.Table:
         """The distinct values of ``columns`` in the target; empty when it does not exist."""
+
+
+@runtime_checkable
+class RowsRead(Protocol):
+    """A destination whose loaded rows can be read back, for authorized use after a run.
+
+    ``tidegate decrypt`` reads encrypted columns back through it; may be called after ``open``.
+    """
+
+    def read_rows(
+        self, *, columns: Sequence[str] | None = None, limit: int | None = None
+    ) -> pa.Table:
+        """Up to ``limit`` rows of the target (every column when ``columns`` is None); an empty
+        table when the target does not exist."""

@@ -30,6 +30,7 @@ from tidegate.core.protocols import (
     RULES_COLUMN,
     Checkpoint,
     Finishing,
+    ProtectsQuarantine,
     Quarantines,
     ResumeChecked,
     StepResult,
@@ -376,7 +377,11 @@ class Runner:
         self._counts["rejected"] += rejected.num_rows
         kept_in: str | None = None
         if quarantine and isinstance(self.destination, Quarantines):
-            self.destination.write_quarantine(self._quarantine_rows(step, number, rejected))
+            rows = self._quarantine_rows(step, number, rejected)
+            for guard in self.steps:
+                if isinstance(guard, ProtectsQuarantine):
+                    rows = guard.protect_quarantine(rows, self.ctx)
+            self.destination.write_quarantine(rows)
             kept_in = self.destination.quarantine_name()
         reasons: dict[str, int] = {}
         if REASON_COLUMN in rejected.schema.names:

@@ -325,6 +325,11 @@ class MaskStep:
             )
         self._key = b"" if settings.key is None else settings.key.get_secret_value().encode()
 
+    @property
+    def protections(self) -> dict[str, str]:
+        """Column -> how this step protects it (``mask:<strategy>``), for the governance check."""
+        return {column: f"mask:{spec.strategy}" for column, spec in self.settings.columns.items()}
+
     def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
         """``batch`` with each configured column replaced by its masked form, in place."""
         names = batch.schema.names
