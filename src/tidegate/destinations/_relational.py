@@ -22,7 +22,8 @@ lock, no open connection. It lives in ``_relational_health``, inherited from
 
 The quarantine (``<table>__quarantine``, the ``Quarantines`` protocol) is written on the run's
 connection in the same transactions as the rows; it lives in ``_relational_quarantine``,
-inherited from ``RelationalQuarantine``.
+inherited from ``RelationalQuarantine``. Loaded rows are read back (the ``RowsRead`` protocol)
+by ``RelationalRowsRead`` in ``_relational_read``.
 
 Table and column types come from the Arrow schema through SQLAlchemy types compiled by the
 target's dialect (``arrow_to_sqlalchemy`` in ``_relational_types``), and every identifier is
@@ -53,6 +54,7 @@ from tidegate.destinations._relational_health import (
     _first_line,
 )
 from tidegate.destinations._relational_quarantine import RelationalQuarantine
+from tidegate.destinations._relational_read import RelationalRowsRead
 from tidegate.destinations._relational_types import (
     _type_text,
     arrow_family,
@@ -139,7 +141,7 @@ class RelationalSettings(PluginSettings):
 # -- the destination --------------------------------------------------------------------------
 
 
-class RelationalDestination(RelationalHealthChecks, RelationalQuarantine):
+class RelationalDestination(RelationalHealthChecks, RelationalQuarantine, RelationalRowsRead):
     """A transactional, checkpointed, locked load into one table of a SQL database.
 
     Subclasses set ``kind``/``Settings``/``dialect_name`` and override the hooks: ``_bulk_insert``

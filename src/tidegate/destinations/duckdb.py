@@ -28,7 +28,8 @@ which a resumed run redoes.
 
 The quarantine (``<table>__quarantine``, the ``Quarantines`` protocol) goes through the same
 writer thread and transactions as the rows; it lives in ``_duckdb_quarantine``, inherited from
-``DuckdbQuarantine``.
+``DuckdbQuarantine``. Loaded rows are read back (the ``RowsRead`` protocol) by ``DuckdbRowsRead``
+in ``_duckdb_read``.
 
 Every schema, table and column name is quoted by ``quote_ident``; none is pasted raw into SQL.
 """
@@ -51,6 +52,7 @@ from pydantic import ConfigDict, Field, model_validator
 from tidegate.core.health import timed
 from tidegate.core.protocols import Checkpoint
 from tidegate.destinations._duckdb_quarantine import DuckdbQuarantine, QuarantineRows
+from tidegate.destinations._duckdb_read import DuckdbRowsRead
 from tidegate.destinations._sql import (
     ARROW_BATCH_VIEW,
     duckdb_error,
@@ -157,7 +159,7 @@ class DuckdbSettings(PluginSettings):
         return self
 
 
-class DuckdbDestination(DuckdbQuarantine):
+class DuckdbDestination(DuckdbQuarantine, DuckdbRowsRead):
     """Writes a run's batches into one DuckDB table, all or nothing."""
 
     kind: ClassVar[str] = "duckdb"

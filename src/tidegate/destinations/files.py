@@ -13,7 +13,8 @@ kept in ``out/customers__quarantine/<run_id>.parquet``, one Parquet file per run
 by ``finish`` right after the output file (temp file, fsync, ``os.replace``) and dropped by
 ``rollback``; see ``_files_quarantine`` for the details. It is append-only across runs, whatever
 ``if_exists`` says. ``read_target`` reads the distinct values of columns of the output file
-that is in place (the previous run's, during a run).
+that is in place (the previous run's, during a run); ``read_rows`` (the ``RowsRead`` protocol)
+streams its first rows back, see ``_files_read``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pydantic import Field
 from tidegate.core.health import timed
 from tidegate.core.protocols import QUARANTINE_SUFFIX
 from tidegate.destinations._files_quarantine import QuarantineFolder, fsync_path
+from tidegate.destinations._files_read import read_output_rows
 from tidegate.destinations._quarantine import empty_target, in_utc
 from tidegate.errors import ConfigError, DataError, DependencyError
 from tidegate.spec.settings import PluginSettings
@@ -291,6 +293,40 @@ class FilesDestination:
         if not columns:
             return pa.table({})
         return in_utc(table.group_by(list(columns), use_threads=False).aggregate([]))
+
+    def read_rows(
+        self, *, columns: Sequence[str] | None = None, limit: int | None = None
+    ) -> pa.Table:
+        """Up to ``limit`` rows of the output file in place (``columns`` only, when given), in
+        file order; an empty table without one (``_files_read``)."""
+        if self._target is None:
+            raise ConfigError("files destination: read_rows before open")
+        target = self._target
+        if not target.is_file():
+            return empty_target(columns or [])
+        try:
+            table = read_output_rows(
+                target,
+                file_format=self.format,
+                header=self.settings.options.header,
+                delimiter=self._delimiter(),
+                columns=columns,
+                limit=limit,
+            )
+        except OSError as exc:
+            raise DependencyError(
+                f"cannot read the output file: {exc.strerror or exc}",
+                location=str(target),
+                hint="check the file's permissions",
+            ) from exc
+        except pa.ArrowException as exc:
+            raise DataError(
+                f"cannot read the output file: {exc}",
+                location=str(target),
+                hint="the file may be damaged or not in the destination's format; run the "
+                "pipeline again to write it anew",
+            ) from exc
+        return in_utc(table)
 
     def _quarantine_folder(self, operation: str) -> QuarantineFolder:
         if self._quarantine is None:

@@ -216,6 +216,24 @@ class MemoryDestination:
             )
         return table.select(list(columns)).group_by(list(columns)).aggregate([])
 
+    def read_rows(
+        self, *, columns: Sequence[str] | None = None, limit: int | None = None
+    ) -> pa.Table:
+        """Up to ``limit`` committed rows (``columns`` only, when given); empty before any
+        commit, as a target that does not exist yet."""
+        if not self.committed:
+            return pa.table({name: pa.array([], pa.null()) for name in columns or []})
+        table = self.table()
+        if columns is not None:
+            missing = [c for c in columns if c not in table.column_names]
+            if missing:
+                raise ConfigError(
+                    f"columns {missing} are not in the committed data ({table.column_names})",
+                    location=self.describe(),
+                )
+            table = table.select(list(columns))
+        return table if limit is None else table.slice(0, limit)
+
 
 class RecordingListener:
     """Records every event it sees, in order."""
