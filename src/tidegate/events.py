@@ -23,6 +23,7 @@ __all__ = [
     "BatchCommitted",
     "BatchRead",
     "BatchWritten",
+    "ColumnsClassified",
     "Event",
     "EventBus",
     "Listener",
@@ -135,6 +136,24 @@ class QualityMeasured(Event):
     columns: Mapping[str, Mapping[str, float | None]]
     rules: tuple[Mapping[str, Any], ...]
     final: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColumnsClassified(Event):
+    """What governance found in a run's columns and what the policy made of it, once per run.
+
+    ``columns`` holds one mapping per column: column, pii_type, confidence, level, origin
+    (detected, pinned or output: found only in what the steps produce), required (the action
+    the policy asks for: allow, mask, encrypt), applied (how the steps protect it: mask:<strategy>,
+    encrypt, removed, none) and status (ok, allowed by a policy exception, warned, blocked).
+    ``blocked`` is True when the run stops before loading because a required action is missing.
+    No value of the data is carried, only what matched and on which share.
+    """
+
+    policy: str
+    profile: str | None
+    columns: tuple[Mapping[str, Any], ...]
+    blocked: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

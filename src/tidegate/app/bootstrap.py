@@ -7,6 +7,7 @@ listeners and hands everything to the ``Runner``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from tidegate.core import (
     Check,
     HealthChecked,
     OnUnfinished,
+    Quarantines,
     Registry,
     RunContext,
     Runner,
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from tidegate.core import Destination, Source, Step
+    from tidegate.governance.gate import Governance
+    from tidegate.governance.keys import Keyring
     from tidegate.quality import QualityStep
 
 __all__ = [
@@ -87,10 +91,57 @@ class Pipeline:
             whole_run=whole_run,
         )
 
-    def all_steps(self, *, whole_run: bool = True) -> list[Step]:
-        """The spec's steps, then a fresh quality step when the spec has rules."""
+    def governance(self) -> Governance | None:
+        """A new governance for one run, or None when the pipeline is not governed.
+
+        A pipeline is governed when it has a ``governance:`` section or ``TIDEGATE_POLICY``
+        names a policy every pipeline of the machine must obey.
+        """
+        from tidegate.governance.policy import POLICY_ENV, load_policy  # noqa: PLC0415
+
+        spec = self.spec.governance
+        if spec is None and not os.environ.get(POLICY_ENV):
+            return None
+        from tidegate.governance.gate import Governance  # noqa: PLC0415 - only when governed
+
+        policy_path = None
+        if spec is not None and spec.policy is not None:
+            policy_path = self.spec.base_dir / spec.policy
+        protections: dict[str, str] = {}
+        for step in self.steps:
+            protections.update(getattr(step, "protections", {}))
+        return Governance(
+            policy=load_policy(policy_path),
+            profile=self.profile,
+            pins=spec.classification if spec is not None else {},
+            protections=protections,
+            keyring=self.keyring(),
+            sample_rows=spec.sample_rows if spec is not None else 10_000,
+            quarantines=isinstance(self.destination, Quarantines) and self.spec.quality is not None,
+        )
+
+    def keyring(self) -> Keyring | None:
+        """The governance keyring, or None when the pipeline configures no keys."""
+        spec = self.spec.governance
+        if spec is None or spec.keys is None:
+            return None
+        from tidegate.governance.keys import Keyring  # noqa: PLC0415 - only with keys
+
+        return Keyring.load(spec.keys, default_key_id=spec.key_id, base_dir=self.spec.base_dir)
+
+    def all_steps(
+        self, *, whole_run: bool = True, governance: Governance | None = None
+    ) -> list[Step]:
+        """The spec's steps, then a fresh quality step when the spec has rules.
+
+        With ``governance``, its entry step comes first and its exit step just before the
+        rules, so the policy is checked on what would be loaded.
+        """
+        steps: list[Step] = list(self.steps)
+        if governance is not None:
+            steps = [governance.entry, *steps, governance.exit]
         quality = self.quality_step(whole_run=whole_run)
-        return [*self.steps, quality] if quality is not None else list(self.steps)
+        return [*steps, quality] if quality is not None else steps
 
     def context(self) -> RunContext:
         """A context for work outside a run (checks, peeks), on a bus nobody listens to."""
@@ -139,7 +190,7 @@ class Pipeline:
         )
         runner = Runner(
             source=self.source,
-            steps=self.all_steps(),
+            steps=self.all_steps(governance=self.governance()),
             destination=self.destination,
             context=context,
             on_unfinished=on_unfinished,
@@ -171,10 +222,25 @@ def build(
     registry = registry or default_registry()
     source = registry.load("sources", spec.source.type)(spec.source.settings)
     steps = [
-        registry.load("steps", step.type)(step.settings, name=step.name) for step in spec.steps
+        registry.load("steps", step.type)(_with_keys(step.settings, spec), name=step.name)
+        for step in spec.steps
     ]
     destination = registry.load("destinations", spec.destination.type)(spec.destination.settings)
     return Pipeline(spec=spec, source=source, steps=steps, destination=destination, profile=profile)
+
+
+def _with_keys(settings: Any, spec: PipelineSpec) -> Any:
+    """A step's settings with the governance keyring filled in where the step asks for keys
+    (an ``encrypt`` step) and names none of its own: one keyring serves the whole pipeline."""
+    governance = spec.governance
+    if governance is None or governance.keys is None:
+        return settings
+    if "keys" not in type(settings).model_fields or getattr(settings, "keys", None) is not None:
+        return settings
+    update: dict[str, Any] = {"keys": governance.keys}
+    if "key_id" in type(settings).model_fields and getattr(settings, "key_id", None) is None:
+        update["key_id"] = governance.key_id
+    return settings.model_copy(update=update)
 
 
 def check_rules(pipeline: Pipeline) -> str:
@@ -204,6 +270,7 @@ def secret_values(spec: PipelineSpec) -> Iterator[str]:
     for plugin in (spec.source, *spec.steps, spec.destination):
         yield from _secrets_in(plugin.settings)
     yield from _secrets_in(spec.quality)
+    yield from _secrets_in(spec.governance)
 
 
 def _secrets_in(value: Any) -> Iterator[str]:

@@ -30,7 +30,7 @@ from tidegate.app.console import (
 from tidegate.app.keys_cli import keys_app
 from tidegate.app.logs import LEVELS, configure_logging, redact
 from tidegate.app.quarantine_cli import quarantine_app
-from tidegate.app.summary import QualitySummary
+from tidegate.app.summary import GovernanceSummary, QualitySummary
 from tidegate.errors import ConfigError, InternalError, TidegateError
 
 __all__ = ["app", "main"]
@@ -151,7 +151,8 @@ def run(  # noqa: PLR0917 - typer maps each command-line option to one parameter
     if resume and fresh:
         raise fail(ConfigError("--resume and --fresh exclude each other", hint="choose one"))
     quality = QualitySummary()
-    listeners: list[Any] = [quality]
+    governance = GovernanceSummary()
+    listeners: list[Any] = [quality, governance]
     if progress if progress is not None else err.is_terminal:
         from tidegate.app.progress import ProgressListener  # noqa: PLC0415 - terminal only
 
@@ -168,12 +169,12 @@ def run(  # noqa: PLR0917 - typer maps each command-line option to one parameter
         )
     except TidegateError as exc:
         raise fail(exc) from exc
-    _summarise(result, quality)
+    _summarise(result, quality, governance)
     if result.error is not None:
         raise fail(result.error)
 
 
-def _summarise(result: Any, quality: QualitySummary) -> None:
+def _summarise(result: Any, quality: QualitySummary, governance: GovernanceSummary) -> None:
     summary: dict[str, Any] = {
         "run_id": result.run_id,
         "pipeline": result.pipeline,
@@ -187,17 +188,21 @@ def _summarise(result: Any, quality: QualitySummary) -> None:
     }
     if quality.measured is not None:
         summary["quality"] = quality.as_dict()
+    if governance.classified is not None:
+        summary["governance"] = governance.as_dict()
     if not out.is_terminal:
         sys.stdout.write(json.dumps(summary) + "\n")
         sys.stdout.flush()
         return
     table = Table(show_header=False, box=None, padding=(0, 2))
     for key, value in summary.items():
-        if value is None or key == "quality":
+        if value is None or key in ("quality", "governance"):
             continue
         shown = f"{value:,}" if isinstance(value, int) else str(value)
         table.add_row(key.replace("_", " "), shown)
     out.print(table)
+    if governance.classified is not None:
+        out.print(governance.table())
     if quality.measured is not None:
         out.print(quality.table())
 

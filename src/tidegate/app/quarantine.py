@@ -67,6 +67,19 @@ def read_rows(pipeline: Pipeline, *, run_id: str | None = None) -> pa.Table:
         destination.close()
 
 
+def displayable(table: pa.Table) -> pa.Table:
+    """``table`` with encrypted columns shown as ``[encrypted]``: ciphertext helps no reader,
+    and the clear values are for an authorized ``tidegate decrypt`` or a replay only."""
+    from tidegate.governance.gate import is_sealed  # noqa: PLC0415 - only with binary columns
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_binary(field.type) and is_sealed(table.column(index)):
+            column = table.column(index)
+            shown = pc.if_else(pc.is_valid(column), "[encrypted]", pa.scalar(None, pa.string()))
+            table = table.set_column(index, pa.field(field.name, pa.string()), shown)
+    return table
+
+
 def summarise(table: pa.Table) -> dict[str, Any]:
     """Counts per run (with its steps and time span) and per rule, for ``quarantine list``."""
     if table.num_rows == 0:
@@ -149,6 +162,7 @@ def replay(
     plan = ReplayPlan(rows=table.num_rows, step=chosen, steps=tuple(s.name for s in remaining))
     if table.num_rows == 0:
         return plan, None
+    table, remaining = _restored(pipeline, table, remaining)
     schema = pipeline.schema_at(chosen)
     source = _QuarantinedRows(table, schema)
     target = _ReplayTarget(
@@ -169,6 +183,22 @@ def replay(
         source=source, steps=remaining, destination=target, context=context, preflight=False
     ).run()
     return plan, result
+
+
+def _restored(
+    pipeline: Pipeline, table: pa.Table, steps: list[Step]
+) -> tuple[pa.Table, list[Step]]:
+    """Quarantined rows with governance-encrypted columns decrypted, and the steps to run them
+    through, led by a guard that encrypts those columns again for rows rejected again."""
+    if not any(pa.types.is_binary(field.type) for field in table.schema):
+        return table, steps
+    from tidegate.governance.gate import QuarantineGuard, restore_quarantine  # noqa: PLC0415
+
+    keyring = pipeline.keyring()
+    table, restored = restore_quarantine(table, pipeline=pipeline.spec.name, keyring=keyring)
+    if not restored or keyring is None:
+        return table, steps
+    return table, [QuarantineGuard(restored, keyring), *steps]
 
 
 class _QuarantinedRows:

@@ -77,10 +77,10 @@ def show(
     as_json: _JsonOption = False,
 ) -> None:
     """Show quarantined rows with their values, source row and reasons, oldest first."""
-    from tidegate.app.quarantine import read_rows  # noqa: PLC0415 - keeps --help fast
+    from tidegate.app.quarantine import displayable, read_rows  # noqa: PLC0415 - fast --help
 
     try:
-        table = read_rows(_pipeline(pipeline, set_, None, replay=False), run_id=run)
+        table = displayable(read_rows(_pipeline(pipeline, set_, None, replay=False), run_id=run))
     except TidegateError as exc:
         raise fail(exc) from exc
     shown = table.slice(0, limit)

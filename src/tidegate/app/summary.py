@@ -1,7 +1,9 @@
-"""The quality part of ``tidegate run``'s summary: the score, its dimensions, the failing rules.
+"""The quality and governance parts of ``tidegate run``'s summary.
 
-A listener keeps the run's ``QualityMeasured`` event; the CLI prints it after the counts, as a
-table on a terminal or as a ``quality`` object in the JSON summary line.
+Listeners keep the run's ``QualityMeasured`` event (score, dimensions, failing rules) and its
+``ColumnsClassified`` event (what was found per column and what was done about it); the CLI
+prints them after the counts, as tables on a terminal or as ``quality`` and ``governance``
+objects in the JSON summary line.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from tidegate.events import Event, QualityMeasured
+from tidegate.events import ColumnsClassified, Event, QualityMeasured
 
-__all__ = ["QualitySummary"]
+__all__ = ["GovernanceSummary", "QualitySummary"]
 
 
 class QualitySummary:
@@ -69,4 +71,79 @@ class QualitySummary:
                 )
         if not table.row_count:
             table.add_row("every rule passed", "", "", "0")
+        return table
+
+
+_STATUS_STYLE = {"ok": "green", "allowed": "yellow", "warned": "yellow", "blocked": "bold red"}
+
+
+class GovernanceSummary:
+    """Keeps the ``ColumnsClassified`` of a run: per column, what was found and what was done."""
+
+    fail_closed = False
+
+    def __init__(self) -> None:
+        self.classified: ColumnsClassified | None = None
+
+    def handle(self, event: Event) -> None:
+        """Keep the classification; ignore everything else."""
+        if isinstance(event, ColumnsClassified):
+            self.classified = event
+
+    def _shown(self) -> list[dict[str, Any]]:
+        """Columns worth a line: personal data found, a pinned level, or not public."""
+        if self.classified is None:
+            return []
+        return [
+            dict(column)
+            for column in self.classified.columns
+            if column["pii_type"] != "none"
+            or column["origin"] == "pinned"
+            or column["level"] != "public"
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Policy, profile and the columns with personal data, for the JSON summary."""
+        classified = self.classified
+        if classified is None:
+            return {}
+        return {
+            "policy": classified.policy,
+            "profile": classified.profile,
+            "blocked": classified.blocked,
+            "columns": self._shown(),
+        }
+
+    def table(self) -> Table:
+        """One row per column with personal data: type, level, required and applied action."""
+        classified = self.classified
+        assert classified is not None  # noqa: S101 - only called after a classification
+        title = (
+            f"governance ({classified.policy} policy, profile {classified.profile or 'default'})"
+        )
+        table = Table(
+            "column",
+            "found",
+            "level",
+            "required",
+            "done",
+            "status",
+            title=title,
+            title_justify="left",
+        )
+        for column in self._shown():
+            found = "pinned" if column["origin"] == "pinned" else str(column["pii_type"])
+            if column["origin"] == "pinned" and column["pii_type"] != "none":
+                found = f"pinned ({column['pii_type']})"
+            status = str(column["status"])
+            table.add_row(
+                escape(str(column["column"])),
+                escape(found),
+                str(column["level"]),
+                str(column["required"]),
+                escape(str(column["applied"])),
+                f"[{_STATUS_STYLE.get(status, 'default')}]{status}[/]",
+            )
+        if not table.row_count:
+            table.add_row("no personal data found", "", "", "", "", "")
         return table

@@ -17,6 +17,7 @@ from tidegate.events import (
     BatchCommitted,
     BatchRead,
     BatchWritten,
+    ColumnsClassified,
     Event,
     PreflightChecked,
     QualityMeasured,
@@ -100,6 +101,17 @@ def _quality(e: QualityMeasured) -> Line:
     return ("warning" if failed else "info"), "quality_measured", fields
 
 
+def _classified(e: ColumnsClassified) -> Line:
+    found = {
+        str(c["column"]): f"{c['pii_type']}/{c['level']}->{c['applied']}"
+        for c in e.columns
+        if c["pii_type"] != "none" or c["origin"] == "pinned"
+    }
+    blocked = [str(c["column"]) for c in e.columns if c["status"] == "blocked"]
+    fields = {"policy": e.policy, "profile": e.profile, "pii_columns": found, "blocked": blocked}
+    return ("error" if e.blocked else "info"), "columns_classified", fields
+
+
 def _written(e: BatchWritten) -> Line:
     return "debug", "batch_written", {"batch": e.batch, "rows": e.rows}
 
@@ -129,6 +141,7 @@ _LINES: dict[type[Event], Callable[[Any], Line]] = {
     BatchRead: _read,
     StepFinished: _step,
     QualityMeasured: _quality,
+    ColumnsClassified: _classified,
     RowsRejected: _rejected,
     BatchWritten: _written,
     BatchCommitted: _committed,

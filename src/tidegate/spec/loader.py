@@ -238,7 +238,7 @@ def _validate(
 
     values = {**raw, "file": file, "base_dir": file.parent}
     try:
-        spec = PipelineSpec.model_validate(values)
+        spec = PipelineSpec.model_validate(values, context={"base_dir": file.parent})
     except ValidationError as exc:
         problems.extend(
             validation_problems(

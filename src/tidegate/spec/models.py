@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny, field_validator
 
 from tidegate.errors import Problem
+from tidegate.spec.governance import GovernanceSpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.quality import QualitySpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.settings import PluginSettings  # noqa: TC001 - needed at runtime by pydantic
 
@@ -103,6 +104,11 @@ class PipelineSpec(BaseModel):
     )
     quality: QualitySpec | None = Field(
         default=None, description="Data-quality rules checked on every batch before loading."
+    )
+    governance: GovernanceSpec | None = Field(
+        default=None,
+        description="PII classification, policy and keys: columns are classified on every run "
+        "and loading stops when one lacks the action the policy requires.",
     )
     file: Path = Field(description="The pipeline file, absolute (set by the loader).")
     base_dir: Path = Field(
