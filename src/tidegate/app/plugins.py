@@ -25,6 +25,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "derive": "tidegate.transform.derive:DeriveStep",
         "python": "tidegate.transform.python:PythonStep",
         "mask": "tidegate.governance.mask:MaskStep",
+        "encrypt": "tidegate.governance.encrypt_step:EncryptStep",
     },
     "destinations": {
         "duckdb": "tidegate.destinations.duckdb:DuckdbDestination",
