@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from datetime import date
 from pathlib import Path
@@ -12,8 +13,10 @@ import pyarrow.csv as pa_csv
 import pytest
 import yaml
 
-from tidegate.app.demo_data import CHUNK_ROWS, DemoFiles, generate
+from tidegate.app.demo_data import CHUNK_ROWS, CUSTOMER_SCHEMA, ORDER_SCHEMA, DemoFiles, generate
+from tidegate.app.profiling import file_batches
 from tidegate.errors import ConfigError
+from tidegate.governance.classify import classify_table
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = CHUNK_ROWS + 5_000  # crosses a chunk boundary, where ids and order numbers could slip
@@ -22,6 +25,32 @@ EMAIL_INSIDE = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 PHONE_INSIDE = re.compile(r"(\+|\b0|\()\d[\d ()-]{6,}\d")
 IBAN_LENGTHS = {"DE": 22, "FR": 27, "NL": 18, "GB": 22, "ES": 24, "PL": 28}
 TYPES = {"int64": pa.int64(), "date32": pa.date32(), "string": pa.string()}
+CUSTOMER_PII = {
+    "customer_id": "none",
+    "first_name": "person_name",
+    "last_name": "person_name",
+    "email": "email",
+    "phone": "phone",
+    "national_id": "national_id",
+    "card_number": "credit_card",
+    "iban": "iban",
+    "ip_address": "ip_address",
+    "birth_date": "date_of_birth",
+    "street_address": "street_address",
+    "city": "none",  # a city alone does not locate a person
+    "postal_code": "postal_code",
+    "country": "none",
+    "signup_date": "none",
+    "notes": "free_text_pii",
+}
+NATIONAL_ID_CHECKS = {
+    "US": "stdnum.us.ssn",
+    "DE": "stdnum.de.idnr",
+    "FR": "stdnum.fr.nir",
+    "NL": "stdnum.nl.bsn",
+    "ES": "stdnum.es.dni",
+    "PL": "stdnum.pl.pesel",
+}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +162,8 @@ def test_ibans_have_valid_mod97_check_digits_for_the_customers_country(
         checked += 1
     assert checked > 10_000
     assert {row["iban"] for row in rows if row["country"] == "US"} == {None}
-    assert not iban_ok("DE00" + next(r["iban"] for r in rows if r["country"] == "DE")[4:])
+    german = next(r["iban"] for r in rows if r["country"] == "DE").replace(" ", "")
+    assert not iban_ok("DE00" + german[4:])
 
 
 def test_about_one_percent_of_customers_are_dirty_in_each_way(customers: pa.Table) -> None:
@@ -206,7 +236,9 @@ def test_the_content_looks_like_people_from_several_countries(
     assert any(re.fullmatch(r"\d{3}-\d{2}-\d{4}", i) for i in customers["national_id"].to_pylist())
     text = demo.customers.read_text(encoding="utf-8")
     assert ", Apt " in text  # quoted commas inside a field
-    assert '"Upgraded to the ""Pro"" plan."' in text  # quotes are doubled, not broken
+    assert (
+        '"Upgraded to the ""Pro"" plan after the free trial."' in text
+    )  # quotes are doubled, not broken
 
 
 def test_the_example_pipeline_types_parse_the_file(demo: DemoFiles) -> None:
@@ -227,3 +259,50 @@ def test_the_example_pipeline_types_parse_the_file(demo: DemoFiles) -> None:
         assert table.schema.field(name).type == TYPES[kind]
     postal = table["postal_code"].to_pylist()
     assert any(p.startswith("0") for p in postal if p)  # leading zeros kept as text
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoFiles:
+    return generate(tmp_path_factory.mktemp("small"), rows=20_000, seed=3)
+
+
+def test_the_classifier_finds_the_pii_type_of_every_customer_column(
+    small_demo: DemoFiles,
+) -> None:
+    """What `tidegate classify customers.csv` (and the demo) reports, column by column."""
+    batches, _ = file_batches(small_demo.customers, [])
+    verdicts = {v.column: str(v.pii_type) for v in classify_table(batches)}
+
+    assert verdicts == CUSTOMER_PII
+    assert list(verdicts) == CUSTOMER_SCHEMA.names  # the CSV schema is the pipeline's
+
+
+def test_the_classifier_finds_no_pii_in_orders(small_demo: DemoFiles) -> None:
+    batches, _ = file_batches(small_demo.orders, [])
+    verdicts = {v.column: str(v.pii_type) for v in classify_table(batches)}
+
+    assert verdicts == dict.fromkeys(ORDER_SCHEMA.names, "none")
+
+
+def test_national_ids_pass_their_countrys_checksum(customers: pa.Table) -> None:
+    rows = customers.select(["national_id", "country", "birth_date"]).to_pylist()[:30_000]
+    by_country: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        by_country.setdefault(row["country"] or "", []).append(row)
+    by_country.pop("", None)  # rows whose country was blanked on purpose
+
+    for country, module in NATIONAL_ID_CHECKS.items():
+        checker = importlib.import_module(module)
+        ids = [str(row["national_id"]) for row in by_country[country]]
+        assert all(checker.is_valid(i) for i in ids), country
+        if country != "US":  # an SSN has no check digit, only issuance rules
+            typo = str(int(ids[0][0]) % 9 + 1) + ids[0][1:]
+            assert not checker.is_valid(typo), country
+    pesel = importlib.import_module("stdnum.pl.pesel")
+    assert all(pesel.get_birth_date(r["national_id"]) == r["birth_date"] for r in by_country["PL"])
+    nino = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?(\d\d ?){3}[A-D]$")
+    ninos = [str(row["national_id"]) for row in by_country["GB"]]
+    assert all(
+        nino.match(i) and i[:2] not in {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"} for i in ninos
+    )
+    assert any(" " in i for i in ninos)  # as printed on the card, too

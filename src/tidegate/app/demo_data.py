@@ -124,7 +124,6 @@ class _Country:
     number_first: bool  # "12 Main St" rather than "Hauptstraße 12"
     postal: str
     phones: tuple[str, ...]
-    national_id: str
     iban_bban: str | None  # pattern of the domestic account part; None: no IBAN
 
 
@@ -137,7 +136,7 @@ COUNTRIES = (
         ("Main St", "Oak Avenue", "Maple Drive", "Sunset Blvd", "Elm Street"),
         True, "#####",
         ("+1^##55501##", "(^##) 555-01##", "^##-555-01##"),
-        "9##-##-####", None,
+        None,
     ),
     _Country(
         "GB", 0.15, "GBP",
@@ -145,7 +144,7 @@ COUNTRIES = (
         ("High Street", "Church Lane", "Station Road", "Victoria Road", "Mill Lane"),
         True, "??# #??",
         ("+4420 7946 0###", "020 7946 0###", "07700 900###", "+447700900###"),
-        "??######?", "????##############",
+        "????##############",
     ),
     _Country(
         "DE", 0.20, "EUR",
@@ -153,7 +152,7 @@ COUNTRIES = (
         ("Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerstraße", "Lindenallee"),
         False, "#####",
         ("+4930#######", "030 #######", "+49 151 ########", "0151 ########"),
-        "###########", "##################",
+        "##################",
     ),
     _Country(
         "FR", 0.15, "EUR",
@@ -161,7 +160,7 @@ COUNTRIES = (
         ("rue de la Paix", "avenue Victor Hugo", "boulevard Voltaire", "rue des Écoles"),
         True, "#####",
         ("+336########", "06 ## ## ## ##", "01 ## ## ## ##"),
-        "# ## ## ## ### ### ##", "#######################",
+        "#######################",
     ),
     _Country(
         "NL", 0.10, "EUR",
@@ -169,7 +168,7 @@ COUNTRIES = (
         ("Kerkstraat", "Dorpsstraat", "Molenweg", "Prinsengracht", "Stationsplein"),
         False, "#### ??",
         ("+316########", "06-########", "020 ### ####"),
-        "#########", "????##########",
+        "????##########",
     ),
     _Country(
         "ES", 0.08, "EUR",
@@ -177,7 +176,7 @@ COUNTRIES = (
         ("Calle Mayor", "Gran Vía", "Calle de Alcalá", "Paseo del Prado", "Calle Real"),
         False, "#####",
         ("+346########", "6## ### ###", "91 ### ## ##"),
-        "########?", "####################",
+        "####################",
     ),
     _Country(
         "PL", 0.07, "PLN",
@@ -185,7 +184,7 @@ COUNTRIES = (
         ("ulica Długa", "Marszałkowska", "ulica Polna", "Aleje Jerozolimskie"),
         False, "##-###",
         ("+485########", "5## ### ###", "22 ### ## ##"),
-        "###########", "########################",
+        "########################",
     ),
 )  # fmt: skip
 
@@ -194,21 +193,21 @@ _BANK_CODES = {
     "NL": ("ABNA", "INGB", "RABO", "TRIO"),
 }
 _PLAIN_NOTES = (
-    "Prefers email contact.",
-    "Called about a late delivery; resolved.",
-    "VIP customer, handle with care.",
+    "Prefers to be contacted by email rather than phone.",
+    "Called about a late delivery; courier had the wrong address, resolved.",
+    "VIP customer since the launch, please handle with care.",
     "Asked to be removed from the newsletter.",
-    "Requested a copy of the last invoice.",
-    "Moved house, address updated.",
-    'Upgraded to the "Pro" plan.',
-    "Complained about packaging, offered a 10% voucher.",
-    "Pays by bank transfer only.",
-    "Gift orders, ships to a different address.",
+    "Requested a copy of the last invoice for their accountant.",
+    "Moved house in the spring, address updated.",
+    'Upgraded to the "Pro" plan after the free trial.',
+    "Complained about damaged packaging, offered a 10% voucher.",
+    "Pays by bank transfer only, never by card.",
+    "Sends gift orders that ship to a different address.",
 )
 _CONTACT_NOTES = (
-    ("Alternative contact: ", "."),
+    ("Customer gave an alternative contact for deliveries: ", "."),
     ("Customer asked us to call back on ", " before 6pm."),
-    ("Please CC ", " on all invoices."),
+    ("Please CC ", " on all invoices from now on."),
     ("Reached by phone at ", ", prefers mornings."),
     ("Forwarded complaint from ", " regarding the refund."),
 )
@@ -303,7 +302,6 @@ def _customers(
     last_name = pc.take(pa.array(LAST_NAMES), last_i)
     email = _emails(rng, first_i, last_i, n)
     phone = _by_country(rng, country, lambda c: c.phones)
-    national_id = _by_country(rng, country, lambda c: (c.national_id,))
     postal_code = _by_country(rng, country, lambda c: (c.postal,))
     birth = rng.integers(_BIRTH_FIRST, _BIRTH_LAST + 1, n).astype(np.int32)
     # sqrt skews signups towards recent years, like a growing business
@@ -325,7 +323,7 @@ def _customers(
         "last_name": last_name,
         "email": _replace_rows(email, malformed, lambda sub: _malform_emails(rng, sub)),
         "phone": phone,
-        "national_id": national_id,
+        "national_id": _national_ids(rng, country, birth),
         "card_number": _card_numbers(rng, n),
         "iban": _ibans(rng, country),
         "ip_address": _ip_addresses(rng, n),
@@ -612,6 +610,8 @@ def _ibans(rng: np.random.Generator, country: NDArray[np.int64]) -> pa.Array:
             bban[:, :4] = codes.reshape(-1, 4)[
                 rng.integers(0, len(_BANK_CODES[spec.code]), rows.size)
             ]
+        if spec.code == "ES":
+            bban[:, 8:10] = _ccc_check_digits(bban)
         # ISO 13616: BBAN + country + "00" read as digits (A=10..Z=35), check = 98 - mod 97
         tail = np.frombuffer((spec.code + "00").encode(), np.uint8)
         remainder = np.zeros(rows.size, dtype=np.int64)
@@ -629,6 +629,237 @@ def _ibans(rng: np.random.Generator, country: NDArray[np.int64]) -> pa.Array:
         parts.append((rows[~printed], _strings(iban[~printed])))
         parts.append((rows[printed], _strings(_group_spaces(iban[printed], 4, " "))))
     return _assemble(len(country), parts)
+
+
+def _ccc_check_digits(bban: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """The two check digits of a Spanish account (CCC): bank+branch, then account number.
+
+    Each is sum(digit * 2**position) mod 11 over ten digits (bank+branch padded with "00"),
+    turned into 11 - remainder, except that remainders 0 and 1 stand for themselves.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    digits = bban.astype(np.int64) - ord("0")
+    weights = 2 ** np.arange(10, dtype=np.int64) % 11
+    out = np.empty((len(bban), 2), dtype=np.uint8)
+    for k, part in enumerate((np.pad(digits[:, :8], ((0, 0), (2, 0))), digits[:, 10:20])):
+        remainder = part @ weights % 11
+        out[:, k] = np.where(remainder < 2, remainder, 11 - remainder) + ord("0")
+    return out
+
+
+def _national_ids(
+    rng: np.random.Generator, country: NDArray[np.int64], birth: NDArray[np.int32]
+) -> pa.Array:
+    """Each row's national id as its country issues it, with valid check digits.
+
+    Numbers that carry a birth date (the French NIR, the Polish PESEL) carry the customer's,
+    and each country's ids come in the layouts people type them in (spaced or compact), so the
+    classifier sees what a real export holds rather than random digits that fail every checksum.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    makers = {
+        "US": _us_ssn,
+        "GB": _gb_nino,
+        "DE": _de_idnr,
+        "FR": _fr_nir,
+        "NL": _nl_bsn,
+        "ES": _es_dni,
+        "PL": _pl_pesel,
+    }
+    parts = []
+    for c, spec in enumerate(COUNTRIES):
+        rows = np.flatnonzero(country == c)
+        for sub, chars in makers[spec.code](rng, birth[rows]):
+            parts.append((rows[sub], _strings(chars)))
+    return _assemble(len(country), parts)
+
+
+_IdLayouts = list[tuple["NDArray[np.int64]", "NDArray[np.uint8]"]]
+"""Row positions (within the country's rows) and the ASCII matrix of one layout of their ids."""
+
+
+def _two_layouts(
+    rng: np.random.Generator,
+    chars: NDArray[np.uint8],
+    alternative: Callable[..., Any],
+    share: float,
+) -> _IdLayouts:
+    """``chars`` as is, except a ``share`` of rows rewritten by ``alternative`` (another layout)."""
+    import numpy as np  # noqa: PLC0415
+
+    other = rng.random(len(chars)) < share
+    return [
+        (np.flatnonzero(~other), chars[~other]),
+        (np.flatnonzero(other), alternative(chars[other])),
+    ]
+
+
+def _with_separators(
+    chars: NDArray[np.uint8], cuts: tuple[int, ...], sep: str
+) -> NDArray[np.uint8]:
+    """Insert ``sep`` before each position in ``cuts`` (``12345678901`` -> ``12 345 678 901``)."""
+    import numpy as np  # noqa: PLC0415
+
+    n, width = chars.shape
+    out = np.full((n, width + len(cuts)), ord(sep), dtype=np.uint8)
+    target = np.arange(width) + np.searchsorted(np.array(cuts), np.arange(width), side="right")
+    out[:, target] = chars
+    return out
+
+
+def _ascii_digits(digits: NDArray[np.int64]) -> NDArray[np.uint8]:
+    import numpy as np  # noqa: PLC0415
+
+    return (digits + ord("0")).astype(np.uint8)
+
+
+def _number_digits(values: NDArray[np.int64], width: int) -> NDArray[np.int64]:
+    """The ``width`` decimal digits of each value, most significant first."""
+    import numpy as np  # noqa: PLC0415
+
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return (values[:, None] // powers) % 10
+
+
+def _us_ssn(rng: np.random.Generator, birth: NDArray[np.int32]) -> _IdLayouts:
+    """``AAA-GG-SSSS``: areas 001-899 but 666 (and the areas of the famous misused numbers),
+    group and serial never all zeros."""
+    import numpy as np  # noqa: PLC0415
+
+    n = len(birth)
+    areas = np.setdiff1d(np.arange(1, 900), [78, 123, 219, 457, 666])
+    number = (
+        areas[rng.integers(0, len(areas), n)] * 1_000_000
+        + rng.integers(1, 100, n) * 10_000
+        + rng.integers(1, 10_000, n)
+    )
+    chars = _with_separators(_ascii_digits(_number_digits(number, 9)), (3, 5), "-")
+    return [(np.arange(n), chars)]
+
+
+def _nino_prefixes() -> list[str]:
+    """The two-letter prefixes HMRC issues: no D, F, I, Q, U, V; no O second; none reserved."""
+    first, second = "ABCEGHJKLMNOPRSTWXYZ", "ABCEGHJKLMNPRSTWXYZ"
+    reserved = {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"}
+    return [a + b for a in first for b in second if a + b not in reserved]
+
+
+def _gb_nino(rng: np.random.Generator, birth: NDArray[np.int32]) -> _IdLayouts:
+    """National Insurance numbers, ``QQ123456C`` or as printed, ``QQ 12 34 56 C``."""
+    import numpy as np  # noqa: PLC0415
+
+    n = len(birth)
+    prefixes = np.frombuffer("".join(_nino_prefixes()).encode(), np.uint8).reshape(-1, 2)
+    chars = np.empty((n, 9), dtype=np.uint8)
+    chars[:, :2] = prefixes[rng.integers(0, len(prefixes), n)]
+    chars[:, 2:8] = _ascii_digits(rng.integers(0, 10, (n, 6)))
+    chars[:, 8] = rng.integers(ord("A"), ord("D") + 1, n)
+    return _two_layouts(rng, chars, lambda c: _with_separators(c, (2, 4, 6, 8), " "), 0.4)
+
+
+def _de_idnr(rng: np.random.Generator, birth: NDArray[np.int32]) -> _IdLayouts:
+    """Steuer-IdNr: 10 digits, no leading zero, exactly one digit twice; ISO 7064 check digit."""
+    import numpy as np  # noqa: PLC0415
+
+    n = len(birth)
+    distinct = np.argsort(rng.random((n, 10)), axis=1)[:, :9]  # nine different digits
+    doubled = distinct[np.arange(n), rng.integers(0, 9, n)]
+    body = np.concatenate([distinct, doubled[:, None]], axis=1)
+    body = np.take_along_axis(body, np.argsort(rng.random((n, 10)), axis=1), axis=1)
+    lead = np.argmax(body != 0, axis=1)  # swap the first non-zero digit to the front
+    rows = np.arange(n)
+    body[rows, 0], body[rows, lead] = body[rows, lead], body[rows, 0]
+    product = np.full(n, 10, dtype=np.int64)
+    for column in body.T:  # ISO 7064 MOD 11,10, one digit position at a time
+        total = (column + product) % 10
+        product = (np.where(total == 0, 10, total) * 2) % 11
+    check = (11 - product) % 10
+    chars = _ascii_digits(np.concatenate([body, check[:, None]], axis=1))
+    return _two_layouts(rng, chars, lambda c: _with_separators(c, (2, 5, 8), " "), 0.3)
+
+
+def _birth_parts(birth: NDArray[np.int32]) -> tuple[NDArray[np.int64], ...]:
+    """Year, month (1-12) and day (1-31) of each birth date."""
+    import numpy as np  # noqa: PLC0415
+
+    days = birth.astype("datetime64[D]")
+    year = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    month_start = days.astype("datetime64[M]")
+    month = month_start.astype(np.int64) % 12 + 1
+    day = (days - month_start.astype("datetime64[D]")).astype(np.int64) + 1
+    return year, month, day
+
+
+def _fr_nir(rng: np.random.Generator, birth: NDArray[np.int32]) -> _IdLayouts:
+    """NIR (numéro de sécurité sociale): sex, birth year and month, département, commune,
+    birth order, then 97 minus the number mod 97; Corsica's 2A/2B count as 19/18."""
+    import numpy as np  # noqa: PLC0415
+
+    n = len(birth)
+    year, month, _ = _birth_parts(birth)
+    departments = np.setdiff1d(np.arange(1, 96), [20])
+    department = departments[rng.integers(0, len(departments), n)]
+    corsica = rng.random(n) < 0.005
+    department[corsica] = rng.integers(18, 20, int(corsica.sum()))  # 19 = 2A, 18 = 2B
+    number = (
+        rng.integers(1, 3, n) * 10**12
+        + (year % 100) * 10**10
+        + month * 10**8
+        + department * 10**6
+        + rng.integers(1, 1000, n) * 10**3
+        + rng.integers(1, 1000, n)
+    )
+    key = 97 - number % 97
+    chars = _ascii_digits(_number_digits(number * 100 + key, 15))
+    chars[corsica, 5] = ord("2")
+    chars[corsica, 6] = np.where(department[corsica] == 19, ord("A"), ord("B"))
+    return _two_layouts(rng, chars, lambda c: _with_separators(c, (1, 3, 5, 7, 10, 13), " "), 0.5)
+
+
+def _nl_bsn(rng: np.random.Generator, birth: NDArray[np.int32]) -> _IdLayouts:
+    """BSN: nine digits passing the eleven test (weights 9..2, minus the last digit)."""
+    import numpy as np  # noqa: PLC0415
+
+    n = len(birth)
+    body = rng.integers(0, 10, (n, 8))
+    body[:, 0] = rng.integers(1, 7, n)
+    weighted = body @ np.arange(9, 1, -1)
+    # a remainder of 10 has no check digit: nudge the last body digit (weight 2) until it fits
+    while (stuck := weighted % 11 == 10).any():
+        body[stuck, 7] = (body[stuck, 7] + 1) % 10
+        weighted = body @ np.arange(9, 1, -1)
+    chars = _ascii_digits(np.concatenate([body, (weighted % 11)[:, None]], axis=1))
+    return _two_layouts(rng, chars, lambda c: _with_separators(c, (4, 6), "."), 0.2)
+
+
+_DNI_LETTERS = b"TRWAGMYFPDXBNJZSQVHLCKE"
+
+
+def _es_dni(rng: np.random.Generator, birth: NDArray[np.int32]) -> _IdLayouts:
+    """DNI: eight digits and the letter of their remainder mod 23."""
+    import numpy as np  # noqa: PLC0415
+
+    n = len(birth)
+    number = rng.integers(100_000, 100_000_000, n)
+    chars = np.empty((n, 9), dtype=np.uint8)
+    chars[:, :8] = _ascii_digits(_number_digits(number, 8))
+    chars[:, 8] = np.frombuffer(_DNI_LETTERS, np.uint8)[number % 23]
+    return _two_layouts(rng, chars, lambda c: _with_separators(c, (8,), "-"), 0.2)
+
+
+def _pl_pesel(rng: np.random.Generator, birth: NDArray[np.int32]) -> _IdLayouts:
+    """PESEL: birth date (months +20 from 2000), serial with the sex digit, weighted check."""
+    import numpy as np  # noqa: PLC0415
+
+    n = len(birth)
+    year, month, day = _birth_parts(birth)
+    month = month + np.where(year >= 2000, 20, 0)
+    number = (year % 100) * 10**8 + month * 10**6 + day * 10**4 + rng.integers(0, 10_000, n)
+    digits = _number_digits(number, 10)
+    check = (10 - digits @ np.array([1, 3, 7, 9, 1, 3, 7, 9, 1, 3]) % 10) % 10
+    return [(np.arange(n), _ascii_digits(np.concatenate([digits, check[:, None]], axis=1)))]
 
 
 def _ip_addresses(rng: np.random.Generator, n: int) -> pa.Array:

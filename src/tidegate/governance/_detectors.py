@@ -218,8 +218,10 @@ _IBAN: Final = r"^[A-Za-z]{2}\d{2}[ ]?(?:[A-Za-z0-9]{1,4}[ ]?){3,8}$"
 _PHONE: Final = r"^\+?[\d\s().\-/]{7,22}$"
 _GEO_PAIR: Final = r"^\(?-?\d{1,2}\.\d{3,}\s*[,;]\s*-?\d{1,3}\.\d{3,}\)?$"
 
-# National ids: (scheme, shape, validator). A column is scored by its best scheme, not the union,
-# so random ids (which pass any one checksum about 1 time in 10) stay under the threshold.
+# National ids: (scheme, shape, validator). A value counts when it passes the validator of a
+# scheme whose shape it has, so a customer table mixing countries (SSNs, NINOs, BSNs...) is one
+# national id column. Random ids still stay far below the threshold: a digit run passes the
+# checksum of the one or two schemes of its length about 1 time in 10.
 _NATIONAL_IDS: Final[tuple[tuple[str, str, Validator | None], ...]] = (
     ("US SSN", r"^\d{3}-\d{2}-\d{4}$", _ssn),
     (
@@ -290,20 +292,34 @@ def detect_strings(
         Hit("geolocation", "lat/lon pairs in range", ratio("geolocation", _GEO_PAIR, _geo_pair)),
         Hit("street_address", "street + house number", ratio("street_address", _STREET, None)),
     ]
-    best_id = max(
-        (
-            Hit("national_id", scheme, ratio("national_id", shape, check))
-            for scheme, shape, check in _NATIONAL_IDS
-        ),
-        key=lambda hit: hit.ratio,
+    hits.append(
+        _national_id_hit(
+            values, rng, needed=HINTED_THRESHOLD if hint == "national_id" else THRESHOLD
+        )
     )
-    hits.append(best_id)
     postal = _validated_ratio(values, _POSTAL_DISTINCT, None, rng)
     if hint == "postal_code":
         postal += _validated_ratio(values, _POSTAL_DIGITS, None, rng)
     hits.append(Hit("postal_code", "postal code layouts", postal))
     hits.append(_detect_person_name(values, hint=hint))
     return hits
+
+
+def _national_id_hit(values: pa.StringArray, rng: np.random.Generator, *, needed: float) -> Hit:
+    """Share of values that are a valid national id of any scheme, naming the schemes found."""
+    shapes = "|".join(f"(?:{shape})" for _, shape, _ in _NATIONAL_IDS)
+    found: set[str] = set()
+
+    def validate(value: str) -> bool:
+        for scheme, shape, check in _NATIONAL_IDS:
+            if re.match(shape, value) and (check is None or check(value)):
+                found.add(scheme)
+                return True
+        return False
+
+    ratio = _validated_ratio(values, shapes, validate, rng, needed=needed)
+    schemes = ", ".join(scheme for scheme, _, _ in _NATIONAL_IDS if scheme in found)
+    return Hit("national_id", schemes or "national id checksums", ratio)
 
 
 def _geo_pair(value: str) -> bool:
