@@ -104,9 +104,12 @@ def test_policy_mistakes_are_all_reported_at_file_and_line(tmp_path: Path) -> No
         load_policy(path)
     message = str(caught.value)
     assert "policy file has 3 problems" in message
-    assert f"{path}:3" in message and "emial" in message
-    assert f"{path}:5" in message and "shred" in message
-    assert f"{path}:6" in message and "did you mean 'unprotected'" in message
+    assert f"{path}:3" in message
+    assert "emial" in message
+    assert f"{path}:5" in message
+    assert "shred" in message
+    assert f"{path}:6" in message
+    assert "did you mean 'unprotected'" in message
 
 
 def test_actions_default_must_cover_every_level(tmp_path: Path) -> None:
