@@ -275,6 +275,61 @@ def classify(
         raise fail(exc) from exc
 
 
+@app.command(epilog=EXIT_CODES)
+def decrypt(  # noqa: PLR0917 - typer maps each command-line option to one parameter
+    pipeline: PipelineArg,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column", metavar="COLUMN", help="Decrypt only this column (repeatable; default all)."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", min=0, metavar="N", help="Rows to read (default 20; all with --output)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines, one per row.")] = False,
+    input_: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            metavar="FILE",
+            help="Decrypt this extract (.parquet, or .csv holding base64 text) instead of the "
+            "destination's rows.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", metavar="FILE", help="Write the rows to this .parquet or .csv file."
+        ),
+    ] = None,
+    set_: SetOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Show the clear values of the columns the pipeline's encrypt steps stored.
+
+    Every use is logged (values_decrypted: pipeline, columns, rows; never a value or a key).
+    """
+    from tidegate.app.decrypt_cli import decrypt_command  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        decrypt_command(
+            pipeline,
+            columns=column or [],
+            limit=limit,
+            json_out=as_json,
+            sets=set_ or [],
+            profile=profile,
+            input_file=input_,
+            output_file=output,
+        )
+    except TidegateError as exc:
+        raise fail(exc) from exc
+
+
 @app.command(epilog="Exit codes: 0 healthy · 1 a check failed · 2 usage or configuration error.")
 def health(
     pipeline: PipelineArg,
