@@ -16,12 +16,14 @@ Retry logic reads only the kind, never the message.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 __all__ = [
     "ConfigError",
@@ -35,7 +37,36 @@ __all__ = [
     "SpecError",
     "TidegateError",
     "TransientError",
+    "shown_value",
+    "values_hidden",
+    "values_shown",
 ]
+
+_VALUES_SHOWN: ContextVar[bool] = ContextVar("tidegate_values_shown", default=True)
+
+
+def shown_value(value: object) -> str:
+    """A data value as an error message may show it: quoted, or only described while
+    ``values_hidden`` is in force (a governed run), since any column may hold personal data."""
+    if _VALUES_SHOWN.get():
+        return repr(value)
+    return f"<a value of {len(str(value))} characters, hidden by governance>"
+
+
+@contextmanager
+def values_hidden() -> Iterator[None]:
+    """Within the block (and threads started with a copy of its context) error messages
+    describe data values instead of quoting them."""
+    token = _VALUES_SHOWN.set(False)
+    try:
+        yield
+    finally:
+        _VALUES_SHOWN.reset(token)
+
+
+def values_shown() -> bool:
+    """Whether error messages may quote data values (False in a governed run)."""
+    return _VALUES_SHOWN.get()
 
 
 class ErrorKind(StrEnum):

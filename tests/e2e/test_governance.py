@@ -314,3 +314,45 @@ def test_a_broken_policy_file_is_reported_at_its_line(
     assert done.returncode == 2
     assert "policy.yaml:4" in done.stderr
     assert "secret" in done.stderr
+
+
+def test_a_governed_run_names_bad_values_without_quoting_them(tmp_path: Path, cli: Cli) -> None:
+    (tmp_path / "people.csv").write_text(
+        "id,email\n1,ann@example.com\nbob@example.com,carl@example.com\n", encoding="utf-8"
+    )
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: people\n"
+        "source: {type: csv, path: people.csv, columns: {id: int64}}\n"
+        "governance: {sample_rows: 100}\n"
+        "destination: {type: duckdb, path: out.duckdb, table: people}\n",
+        encoding="utf-8",
+    )
+    done = cli("run", "pipeline.yaml")
+    assert done.returncode == 1
+    assert "column 'id': value <a value of 15 characters, hidden by governance>" in done.stderr
+    assert "people.csv line 3" in done.stderr
+    assert "bob@example.com" not in done.stdout + done.stderr
+    ungoverned = tmp_path / "pipeline.yaml"
+    ungoverned.write_text(
+        ungoverned.read_text(encoding="utf-8").replace("governance: {sample_rows: 100}\n", ""),
+        encoding="utf-8",
+    )
+    plain = cli("run", "pipeline.yaml")
+    assert "value 'bob@example.com' is not a valid int64" in plain.stderr
+
+
+def test_a_governed_pipeline_may_not_keep_malformed_lines_in_clear(
+    tmp_path: Path, cli: Cli, people: list[dict[str, str]]
+) -> None:
+    _pipeline(tmp_path, governance="  sample_rows: 100\n")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "columns: {card: string, id: int64}",
+            "columns: {card: string}, on_malformed: quarantine",
+        ),
+        encoding="utf-8",
+    )
+    done = cli("run", "pipeline.yaml")
+    assert done.returncode == 2
+    assert "pipeline.yaml:2: source.on_malformed: a governed pipeline cannot keep" in done.stderr

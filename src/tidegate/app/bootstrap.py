@@ -8,6 +8,7 @@ listeners and hands everything to the ``Runner``.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from tidegate.core import (
     StepResult,
     new_run_id,
 )
-from tidegate.errors import TidegateError
+from tidegate.errors import SpecError, TidegateError, values_hidden
 from tidegate.events import EventBus, Listener
 from tidegate.observability.logging import LoggingListener, SecretRedactor
 from tidegate.spec import PipelineSpec, load_pipeline
@@ -104,6 +105,17 @@ class Pipeline:
             return None
         from tidegate.governance.gate import Governance  # noqa: PLC0415 - only when governed
 
+        if getattr(self.spec.source.settings, "on_malformed", None) == "quarantine":
+            raise SpecError(
+                [
+                    self.spec.problem(
+                        ("source", "on_malformed"),
+                        "a governed pipeline cannot keep malformed source lines: they would be "
+                        "stored whole and in clear, whatever columns they hold",
+                        "set on_malformed: fail (the default) and fix the file",
+                    )
+                ]
+            )
         policy_path = None
         if spec is not None and spec.policy is not None:
             policy_path = self.spec.base_dir / spec.policy
@@ -188,16 +200,20 @@ class Pipeline:
             bus=bus,
             base_dir=self.spec.base_dir,
         )
+        governance = self.governance()
         runner = Runner(
             source=self.source,
-            steps=self.all_steps(governance=self.governance()),
+            steps=self.all_steps(governance=governance),
             destination=self.destination,
             context=context,
             on_unfinished=on_unfinished,
             min_batch_rows=self.spec.batch_rows,
         )
-        with structlog.contextvars.bound_contextvars(
-            run_id=context.run_id, pipeline=context.pipeline
+        with (
+            structlog.contextvars.bound_contextvars(
+                run_id=context.run_id, pipeline=context.pipeline
+            ),
+            values_hidden() if governance is not None else nullcontext(),
         ):
             return runner.run()
 

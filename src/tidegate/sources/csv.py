@@ -41,7 +41,7 @@ import structlog
 from pydantic import Field, field_validator, model_validator
 
 from tidegate.core.protocols import REASON_COLUMN, SourceBatch
-from tidegate.errors import ConfigError, DataError, TidegateError
+from tidegate.errors import ConfigError, DataError, TidegateError, shown_value, values_shown
 from tidegate.sources._files import (
     RecordLines,
     existing_file,
@@ -444,7 +444,7 @@ class CsvSource:
         if match := _CONVERSION.search(message):
             type_name, value = match.groups()
             return DataError(
-                f"column {column!r}: value {value!r} is not a valid {type_name}",
+                f"column {column!r}: value {shown_value(value)} is not a valid {type_name}",
                 location=where,
                 hint="fix the value, list it in null_values, or declare the column as "
                 f"`{column}: string` in `columns`",
@@ -452,7 +452,8 @@ class CsvSource:
         if match := _CONVERTING.search(message):
             value, type_name, why = match.groups()
             return DataError(
-                f"column {column!r}: value {value!r} cannot be read as {type_name} ({why.strip()})",
+                f"column {column!r}: value {shown_value(value)} cannot be read as {type_name} "
+                f"({why.strip() if values_shown() else 'hidden by governance'})",
                 location=where,
                 hint=f"fix the value or change the declared type of {column!r} in `columns`",
             )

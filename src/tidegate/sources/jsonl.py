@@ -24,7 +24,7 @@ import pyarrow.json as pajson
 from pydantic import Field
 
 from tidegate.core.protocols import SourceBatch
-from tidegate.errors import ConfigError, DataError, TidegateError
+from tidegate.errors import ConfigError, DataError, TidegateError, shown_value
 from tidegate.sources._files import existing_file, head_bytes, not_text_error, readable_check
 from tidegate.sources._types import conform, parse_types
 from tidegate.spec.settings import PluginSettings
@@ -180,7 +180,7 @@ class JsonlSource:
             if found is not None:
                 line, field = found
                 return DataError(
-                    f"field {field!r}: value {value!r} cannot be read as "
+                    f"field {field!r}: value {shown_value(value)} cannot be read as "
                     f"{self._types.get(field, 'the inferred type')}",
                     location=f"{path} line {line}",
                     hint=f"fix the value or change the declared type of {field!r} in `columns`",

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from tidegate.errors import ConfigError, DataError
+from tidegate.errors import ConfigError, DataError, shown_value, values_shown
 from tidegate.spec.settings import PluginSettings
 from tidegate.spec.types import ColumnTypes, parse_type
 from tidegate.transform._common import missing_column_error
@@ -96,9 +96,11 @@ class CastStep:
                 reason = str(exc)
             except _CAST_FAILED as single:
                 reason = str(single)
+            value = shown_value(array[row].as_py())
             raise DataError(
-                f"cast step {self.name!r}: column {column!r} value {array[row].as_py()!r} in "
-                f"row {row} of the batch cannot be cast to {target}: {reason}",
+                f"cast step {self.name!r}: column {column!r} value {value} "
+                f"in row {row} of the batch cannot be cast to {target}"
+                + (f": {reason}" if values_shown() else ""),
                 hint="set safe: false to turn such values into nulls, "
                 "or clean them first with a sql step",
             ) from exc
