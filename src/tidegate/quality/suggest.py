@@ -4,6 +4,12 @@ Each suggestion is a rule the profiled data meets: ``not_null`` for columns with
 ``unique`` for exactly unique ones, ``allowed_values`` for a few distinct values, ranges rounded
 outwards, ``regex`` from a value shape most values share, ``length`` bounds, ``not_in_future``
 for past dates. The YAML keeps each rule on one line, as people write them.
+
+A suggestion is written to a file and pasted into a pipeline, so for the columns a caller
+*withholds* (the sensitive ones: the caller classifies, this module does not) no rule quotes
+the data: no ``allowed_values``, no range bound, and a ``regex`` only from a shape without
+non-ASCII characters (shapes keep those as they are). What remains describes the form of the
+values, never one of them.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import yaml
 from tidegate.quality.profile import EMAIL_PATTERN, readable_type, value_kind
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from tidegate.quality.profile import ColumnProfile, Profile
 
 __all__ = ["rules_yaml", "shape_regex", "suggest_rules"]
@@ -27,7 +35,7 @@ DOMINANT_SHARE = 0.98
 _REGEX_SPECIAL = frozenset("\\.^$|?*+()[]{}")
 
 
-def suggest_rules(profile: Profile) -> dict[str, Any]:
+def suggest_rules(profile: Profile, *, withheld: Collection[str] = ()) -> dict[str, Any]:
     """A ``quality:`` section drafted from ``profile``, in the pipeline file's own format.
 
     Per column, in this order: ``not_null`` (no nulls seen), ``unique`` (every value checked
@@ -35,21 +43,25 @@ def suggest_rules(profile: Profile) -> dict[str, Any]:
     or integers, each seen ~10 times on average), a range (``between``, rounded outwards; for
     past dates ``min`` plus ``not_in_future``; none for unique integers, which look like keys),
     ``length`` for strings and ``regex`` when one shape (or the e-mail pattern) covers
-    ``DOMINANT_SHARE`` of the values.
+    ``DOMINANT_SHARE`` of the values. Columns named in ``withheld`` get only the rules that
+    quote none of their values (see the module docstring).
     """
     columns: dict[str, list[Any]] = {}
     for column in profile.columns:
-        rules = _column_rules(column)
+        rules = _column_rules(column, withheld=column.name in withheld)
         if rules:
             columns[column.name] = rules
     return {"quality": {"columns": columns}}
 
 
-def rules_yaml(profile: Profile, *, source: str | None = None) -> str:
+def rules_yaml(
+    profile: Profile, *, source: str | None = None, withheld: Collection[str] = ()
+) -> str:
     """``suggest_rules`` as a YAML snippet under a comment saying what it was drawn from.
 
     Laid out like the examples in the docs: one rule per line, arguments inline
-    (``- between: [0, 120]``), patterns in single quotes.
+    (``- between: [0, 120]``), patterns in single quotes. The comment names the withheld
+    columns present in the profile, so a reader knows why they have fewer rules.
     """
     seen = f"{profile.rows:,} row{'s' if profile.rows != 1 else ''}"
     if profile.limited:
@@ -60,7 +72,13 @@ def rules_yaml(profile: Profile, *, source: str | None = None) -> str:
         "# They describe the data seen, not what it must be: review each rule, keep those that\n"
         "# hold by definition, then paste the section into pipeline.yaml.\n"
     )
-    section = suggest_rules(profile)
+    names = [column.name for column in profile.columns if column.name in withheld]
+    if names:
+        header += (
+            f"# No rule quotes a value of the sensitive columns {', '.join(names)}:\n"
+            "# their allowed values and ranges are left out.\n"
+        )
+    section = suggest_rules(profile, withheld=withheld)
     columns = section["quality"]["columns"]
     section["quality"]["columns"] = {
         name: [_styled(rule) for rule in rules] for name, rules in columns.items()
@@ -116,7 +134,7 @@ def _styled(rule: Any) -> Any:
     return {name: argument}
 
 
-def _column_rules(column: ColumnProfile) -> list[Any]:
+def _column_rules(column: ColumnProfile, *, withheld: bool) -> list[Any]:
     kind = value_kind(readable_type(column.type))
     if column.non_null == 0:
         return []
@@ -125,7 +143,9 @@ def _column_rules(column: ColumnProfile) -> list[Any]:
         rules.append("not_null")
     if column.unique and column.non_null > 1:
         rules.append("unique")
-    if (
+    if withheld:
+        rules.extend(_form_of_range(column, kind))
+    elif (
         kind in {"string", "integer"}
         and column.values is not None
         and not column.unique
@@ -136,7 +156,7 @@ def _column_rules(column: ColumnProfile) -> list[Any]:
         rules.extend(_range_rules(column, kind))
     if kind == "string" and column.min_length is not None:
         rules.append({"length": {"min": column.min_length, "max": column.max_length}})
-        pattern = _pattern(column)
+        pattern = _pattern(column, withheld=withheld)
         if pattern is not None:
             rules.append({"regex": pattern})
     return rules
@@ -152,6 +172,11 @@ def _range_rules(column: ColumnProfile, kind: str) -> list[Any]:
     if kind in {"date", "timestamp"}:
         return _time_range(column.min, column.max)
     return []
+
+
+def _form_of_range(column: ColumnProfile, kind: str) -> list[Any]:
+    """What a withheld column's range says without a bound: ``not_in_future`` for past times."""
+    return [rule for rule in _range_rules(column, kind) if isinstance(rule, str)]
 
 
 def _time_range(low: Any, high: Any) -> list[Any]:
@@ -189,10 +214,15 @@ def _tidy(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def _pattern(column: ColumnProfile) -> str | None:
-    """A regex covering ``DOMINANT_SHARE`` of the values: the top shape's, or e-mail's."""
-    if column.shapes and column.shapes[0].share >= DOMINANT_SHARE:
-        return shape_regex(column.shapes[0].shape)
+def _pattern(column: ColumnProfile, *, withheld: bool) -> str | None:
+    """A regex covering ``DOMINANT_SHARE`` of the values: the top shape's, or e-mail's.
+
+    A shape keeps non-ASCII characters as they are, so for a withheld column only an ASCII
+    shape (letters, digits and punctuation reduced to classes and separators) may become one.
+    """
+    top = column.shapes[0] if column.shapes else None
+    if top is not None and top.share >= DOMINANT_SHARE and (top.shape.isascii() or not withheld):
+        return shape_regex(top.shape)
     if column.email_share is not None and column.email_share >= DOMINANT_SHARE:
         return EMAIL_PATTERN
     return None
