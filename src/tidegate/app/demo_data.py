@@ -764,12 +764,11 @@ def _de_idnr(rng: np.random.Generator, birth: NDArray[np.int32]) -> _IdLayouts:
     import numpy as np  # noqa: PLC0415
 
     n = len(birth)
-    distinct = np.argsort(rng.random((n, 10)), axis=1)[:, :9]  # nine different digits
-    doubled = distinct[np.arange(n), rng.integers(0, 9, n)]
-    body = np.concatenate([distinct, doubled[:, None]], axis=1)
-    body = np.take_along_axis(body, np.argsort(rng.random((n, 10)), axis=1), axis=1)
-    lead = np.argmax(body != 0, axis=1)  # swap the first non-zero digit to the front
+    body = rng.permuted(np.tile(np.arange(10, dtype=np.int64), (n, 1)), axis=1)
     rows = np.arange(n)
+    copy_to = rng.integers(0, 10, n)  # one digit overwritten by another: nine distinct, one twice
+    body[rows, copy_to] = body[rows, (copy_to + rng.integers(1, 10, n)) % 10]
+    lead = np.argmax(body != 0, axis=1)  # swap the first non-zero digit to the front
     body[rows, 0], body[rows, lead] = body[rows, lead], body[rows, 0]
     product = np.full(n, 10, dtype=np.int64)
     for column in body.T:  # ISO 7064 MOD 11,10, one digit position at a time
