@@ -356,3 +356,39 @@ def test_a_governed_pipeline_may_not_keep_malformed_lines_in_clear(
     done = cli("run", "pipeline.yaml")
     assert done.returncode == 2
     assert "pipeline.yaml:2: source.on_malformed: a governed pipeline cannot keep" in done.stderr
+
+
+def test_classify_a_pipeline_reports_what_a_run_would_decide(
+    tmp_path: Path, cli: Cli, people: list[dict[str, str]]
+) -> None:
+    _pipeline(tmp_path, steps=MASK_ALL, governance="  classification: {city: confidential}\n")
+    dev = cli("classify", "pipeline.yaml", "--json", "--profile", "dev", env=ENV)
+    assert dev.returncode == 1  # city is pinned confidential and nothing masks it
+    report = json.loads(dev.stdout)
+    assert (report["policy"], report["profile"], report["blocked"]) == ("built-in", "dev", True)
+    found = {
+        c["column"]: (c["pii_type"], c["required"], c["applied"], c["status"])
+        for c in report["columns"]
+    }
+    assert found["card"] == ("credit_card", "mask", "mask:partial", "ok")
+    assert found["city"] == ("none", "mask", "none", "blocked")
+    assert not any(row["email"] in dev.stdout for row in people)
+    table = cli("classify", "pipeline.yaml", "--profile", "dev", env=ENV)
+    assert "blocked" in table.stdout
+
+
+def test_profile_of_a_pipeline_masks_pinned_columns(
+    tmp_path: Path, cli: Cli, people: list[dict[str, str]]
+) -> None:
+    _pipeline(tmp_path, steps=MASK_ALL, governance="  classification: {city: confidential}\n")
+    done = cli("profile", "pipeline.yaml", "--json", env=ENV)
+    assert done.returncode == 0, done.stderr
+    for city in CITIES:
+        assert city not in done.stdout
+    (tmp_path / "pipeline.yaml").write_text(
+        (tmp_path / "pipeline.yaml").read_text(encoding="utf-8").replace("city: confidential", ""),
+        encoding="utf-8",
+    )
+    unpinned = cli("profile", "pipeline.yaml", "--json", env=ENV)
+    assert unpinned.returncode == 0, unpinned.stderr
+    assert all(city in unpinned.stdout for city in CITIES)  # public: shown as they are

@@ -92,16 +92,17 @@ class Pipeline:
             whole_run=whole_run,
         )
 
-    def governance(self) -> Governance | None:
+    def governance(self, *, always: bool = False) -> Governance | None:
         """A new governance for one run, or None when the pipeline is not governed.
 
         A pipeline is governed when it has a ``governance:`` section or ``TIDEGATE_POLICY``
-        names a policy every pipeline of the machine must obey.
+        names a policy every pipeline of the machine must obey; ``always`` gives one under the
+        default policy otherwise (``tidegate classify`` reports what it would decide).
         """
         from tidegate.governance.policy import POLICY_ENV, load_policy  # noqa: PLC0415
 
         spec = self.spec.governance
-        if spec is None and not os.environ.get(POLICY_ENV):
+        if spec is None and not os.environ.get(POLICY_ENV) and not always:
             return None
         from tidegate.governance.gate import Governance  # noqa: PLC0415 - only when governed
 

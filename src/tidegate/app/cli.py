@@ -265,14 +265,24 @@ def classify(
     ] = 10_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
     set_: SetOption = None,
+    profile: ProfileOption = None,
 ) -> None:
-    """Find the columns holding personal data: PII type, confidence, level and evidence."""
+    """Find the columns holding personal data: PII type, confidence, level and evidence.
+
+    For a pipeline, also what its policy requires per column and whether its steps do it
+    (ok or blocked), from the source's first rows, without loading anything; exit code 1
+    when a run would be blocked.
+    """
     from tidegate.app.classify_cmd import classify_command  # noqa: PLC0415 - keeps --help fast
 
     try:
-        classify_command(target, sample_rows=sample, json_out=as_json, sets=set_ or [])
+        cleared = classify_command(
+            target, sample_rows=sample, json_out=as_json, sets=set_ or [], profile=profile
+        )
     except TidegateError as exc:
         raise fail(exc) from exc
+    if not cleared:
+        raise typer.Exit(1)
 
 
 @app.command(epilog=EXIT_CODES)

@@ -120,6 +120,7 @@ def profile_command(
         )
     if target.suffix.lower() in _PIPELINE:
         batches, counts = pipeline_batches(target, sets)
+        levels = {**_pinned_levels(target, sets), **(levels or {})}
     else:
         batches, counts = file_batches(target, sets)
     governed = governed_profile(batches, rows=rows, levels=levels)
@@ -295,6 +296,16 @@ def _kind_of(target: Path) -> str:
             hint=f"name the file with one of {known} (or .yaml for a pipeline)",
         )
     return kind
+
+
+def _pinned_levels(target: Path, sets: Sequence[str]) -> dict[str, Level]:
+    """The levels a pipeline pins by hand in ``governance.classification``."""
+    from tidegate.app.bootstrap import load  # noqa: PLC0415 - keeps --help fast
+    from tidegate.governance.classify import Level  # noqa: PLC0415
+
+    governance = load(target, overrides=sets).governance
+    pins = governance.classification if governance is not None else {}
+    return {column: Level(level) for column, level in pins.items()}
 
 
 def pipeline_batches(

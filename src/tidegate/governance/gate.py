@@ -99,8 +99,8 @@ class Governance:
         """Classify the source columns from ``batch`` (the run's first)."""
         self.source = classify_table(pa.Table.from_batches([batch]), sample_rows=self.sample_rows)
 
-    def check(self, batch: pa.RecordBatch, ctx: RunContext) -> None:
-        """Decide per column from the first output batch; publish; raise when blocked."""
+    def decide(self, batch: pa.RecordBatch, pipeline: str) -> list[Decision]:
+        """The decision per column, given the steps' output ``batch`` (source classified)."""
         known = {v.column for v in self.source or ()}
         fresh = [
             name
@@ -114,16 +114,20 @@ class Governance:
             if fresh
             else []
         )
-        self.decisions = decide(
+        return decide(
             self.source or (),
             policy=self.policy,
-            pipeline=ctx.pipeline,
+            pipeline=pipeline,
             profile=self.profile,
             pins=self.pins,
             protections=self.protections,
             output_columns=batch.schema.names,
             output_verdicts=output,
         )
+
+    def check(self, batch: pa.RecordBatch, ctx: RunContext) -> None:
+        """Decide per column from the first output batch; publish; raise when blocked."""
+        self.decisions = self.decide(batch, ctx.pipeline)
         problems = [d.problem() for d in self.decisions if d.status == "blocked"]
         problems += self._quarantine_problems(batch)
         ctx.emit(

@@ -29,7 +29,7 @@ from tidegate.spec.documents import load_document
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from tidegate.governance.classify import ColumnClassification
+    from tidegate.governance.classify import ColumnClassification, Evidence
 
 __all__ = [
     "POLICY_ENV",
@@ -163,6 +163,7 @@ class Decision:
     applied: str
     status: Status
     reason: str | None = None
+    evidence: Evidence | None = None
 
     @property
     def sensitive(self) -> bool:
@@ -181,6 +182,7 @@ class Decision:
             "applied": self.applied,
             "status": self.status,
             "reason": self.reason,
+            "evidence": None if self.evidence is None else self.evidence.to_dict(),
         }
 
     def problem(self) -> str:
@@ -268,4 +270,5 @@ def _decision(
         applied=applied,
         status=status,
         reason=reason,
+        evidence=verdict.evidence,
     )
