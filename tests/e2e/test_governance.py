@@ -297,7 +297,7 @@ def test_sensitive_columns_without_keys_may_not_reach_the_quarantine(
     )
     done = cli("run", "pipeline.yaml", "--profile", "dev", env=ENV)
     assert done.returncode == 1
-    assert "in clear in the quarantine: governance.keys is needed" in done.stderr
+    assert "there is no key to encrypt them in the quarantine" in done.stderr
     assert table_names(tmp_path / "out.duckdb") == []
 
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from tidegate.quality import QualityStep
 
 __all__ = [
+    "QUALITY_STEP",
     "Pipeline",
     "build",
     "check_health",
@@ -54,6 +55,10 @@ __all__ = [
     "run_pipeline",
     "secret_values",
 ]
+
+
+QUALITY_STEP = "quality"
+"""The name of the step that checks the spec's quality rules."""
 
 
 def load(
@@ -86,8 +91,11 @@ class Pipeline:
 
         return QualityStep(
             self.spec.quality.for_profile(self.profile),
+            name=QUALITY_STEP,
             base_dir=self.spec.base_dir,
-            row_numbers=all(getattr(step, "keeps_rows", False) for step in self.steps),
+            row_numbers=all(
+                getattr(step, "keeps_rows", False) for step in self.steps[: self.rules_at()]
+            ),
             locate=self.spec.problem,
             whole_run=whole_run,
         )
@@ -142,19 +150,30 @@ class Pipeline:
 
         return Keyring.load(spec.keys, default_key_id=spec.key_id, base_dir=self.spec.base_dir)
 
+    def rules_at(self) -> int:
+        """Where the quality rules run among the spec's steps: before the first step that masks
+        or encrypts, so values are checked in clear (a regex on a masked email means nothing)
+        and rejected rows can be replayed through the protection; else after the last step."""
+        return next(
+            (i for i, step in enumerate(self.steps) if getattr(step, "protections", None)),
+            len(self.steps),
+        )
+
     def all_steps(
         self, *, whole_run: bool = True, governance: Governance | None = None
     ) -> list[Step]:
-        """The spec's steps, then a fresh quality step when the spec has rules.
+        """The spec's steps with a fresh quality step at ``rules_at`` when the spec has rules.
 
-        With ``governance``, its entry step comes first and its exit step just before the
-        rules, so the policy is checked on what would be loaded.
+        With ``governance``, its entry step comes first and its exit step last, so the policy
+        is checked on exactly what would be loaded.
         """
         steps: list[Step] = list(self.steps)
+        quality = self.quality_step(whole_run=whole_run)
+        if quality is not None:
+            steps.insert(self.rules_at(), quality)
         if governance is not None:
             steps = [governance.entry, *steps, governance.exit]
-        quality = self.quality_step(whole_run=whole_run)
-        return [*steps, quality] if quality is not None else steps
+        return steps
 
     def context(self) -> RunContext:
         """A context for work outside a run (checks, peeks), on a bus nobody listens to."""
@@ -179,9 +198,14 @@ class Pipeline:
         if schema is None:
             return None
         batch = pa.RecordBatch.from_pylist([], schema=schema)
-        for candidate in self.steps:
-            if candidate.name == step:
-                break
+        names = [candidate.name for candidate in self.steps]
+        if step in names:
+            stop = names.index(step)
+        elif step == QUALITY_STEP and self.spec.quality is not None:
+            stop = self.rules_at()
+        else:
+            stop = len(self.steps)
+        for candidate in self.steps[:stop]:
             if getattr(candidate, "kind", None) == "python":
                 return None
             output = candidate.process(batch, context)
@@ -272,7 +296,7 @@ def check_rules(pipeline: Pipeline) -> str:
         return "no quality rules"
     count = len(quality.spec.rules)
     try:
-        schema = pipeline.schema_at()
+        schema = pipeline.schema_at(quality.name)
     except TidegateError as exc:
         # the spec is valid; whether the data is there yet is the run's concern (and `health`'s)
         return f"{count} quality rules (columns not checked: {exc.message})"

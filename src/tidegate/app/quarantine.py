@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tidegate.app.bootstrap import QUALITY_STEP
 from tidegate.core import Quarantines, RunContext, SourceBatch, new_run_id
 from tidegate.core.protocols import QUARANTINE_COLUMNS
 from tidegate.errors import ConfigError
@@ -147,7 +148,7 @@ def replay(
     quarantine = quarantine_of(pipeline)
     steps = pipeline.all_steps(whole_run=False)
     names = [s.name for s in steps]
-    chosen = step or (names[-1] if pipeline.spec.quality is not None else None)
+    chosen = step or (QUALITY_STEP if pipeline.spec.quality is not None else None)
     if chosen is None or chosen not in names:
         raise ConfigError(
             f"no step {chosen!r} to replay from (steps: {', '.join(names) or 'none'})"
