@@ -6,6 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pc_csv
 import pyarrow.parquet as pq
 
 from tests.e2e.conftest import Cli, table_names, table_rows
@@ -117,6 +120,39 @@ def test_demo_runs_the_example_pipeline(tmp_path: Path, cli: Cli) -> None:
     warehouse = tmp_path / "customers" / ".tidegate" / "warehouse.duckdb"
     assert "customers" in table_names(warehouse)
     assert len(table_rows(warehouse, "customers")) >= 4900
+    # governance: every PII column found and protected as the shipped policy requires
+    assert "governance (built-in policy, profile default)" in done.stdout
+    for column, done_how in (
+        ("national_id", "encrypt"),
+        ("card_number", "encrypt"),
+        ("email", "mask:hash"),
+        ("notes", "mask:redact"),
+    ):
+        assert any(column in line and done_how in line for line in done.stdout.splitlines())
+    data = tmp_path / "customers" / "data" / "customers.csv"
+    clear = pc_csv.read_csv(
+        data,
+        convert_options=pc_csv.ConvertOptions(
+            column_types={
+                "national_id": pa.string(),
+                "card_number": pa.string(),
+                "iban": pa.string(),
+                "phone": pa.string(),
+            }
+        ),
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        loaded = con.execute(
+            "SELECT typeof(national_id), typeof(iban), count(*) FROM customers GROUP BY ALL"
+        ).fetchall()
+        quarantined = con.execute(
+            "SELECT DISTINCT typeof(email), typeof(card_number), typeof(full_name) "
+            "FROM customers__quarantine"
+        ).fetchall()
+        cards = {row[0] for row in con.execute("SELECT card_number FROM customers").fetchall()}
+    assert [(kind, iban) for kind, iban, _ in loaded] == [("BLOB", "BLOB")]
+    assert quarantined == [("BLOB", "BLOB", "BLOB")]
+    assert not cards & set(clear.column("card_number").to_pylist())
 
 
 def _generated(folder: str, names: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from tidegate.app.bootstrap import run_pipeline
 from tidegate.app.demo_data import generate
-from tidegate.app.summary import QualitySummary
+from tidegate.app.summary import GovernanceSummary, QualitySummary
 from tidegate.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -42,10 +42,18 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
         f"in {time.perf_counter() - began:.1f}s into {_shown(files.customers.parent)}/",
         highlight=False,
     )
+    made = _demo_keys(folder / ".tidegate" / "keys")
+    if made:
+        out.print(
+            f"made demo keys {', '.join(made)} in {_shown(folder / '.tidegate' / 'keys')}/ "
+            "(never commit real keys)",
+            highlight=False,
+        )
     from tidegate.app.progress import ProgressListener  # noqa: PLC0415 - terminal only
 
     quality = QualitySummary()
-    listeners: list[Listener] = [quality]
+    governance = GovernanceSummary()
+    listeners: list[Listener] = [quality, governance]
     if err.is_terminal:
         listeners.append(ProgressListener(err))
     # The data was just generated anew, so an interrupted earlier demo is started over.
@@ -61,11 +69,18 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
         f"  warehouse: {_shown(warehouse)}, table customers\n",
         highlight=False,
     )
+    if governance.classified is not None:
+        out.print(governance.table())
+        out.print(
+            "  found by value checks (Luhn, IBAN, national id checksums, phone numbering plans, "
+            "name lists), not by column names\n",
+            highlight=False,
+        )
     if quality.measured is not None:
         out.print(quality.table())
         out.print(
             f"  {result.rows_rejected:,} rejected rows are kept with their reasons in the "
-            "table customers__quarantine\n",
+            "table customers__quarantine (personal data encrypted)\n",
             highlight=False,
         )
     out.print(_preview(warehouse), highlight=False)
@@ -77,6 +92,8 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
         f"  {prog} quarantine list {spec}      # what was rejected, by rule\n"
         f"  {prog} quarantine show {spec} --limit 5\n"
         f"  {prog} run {spec} --profile prod   # stricter thresholds\n"
+        f"  {prog} classify {spec}       # what governance finds and requires, per column\n"
+        f"  {prog} decrypt {spec} --column national_id --limit 3   # authorized use only\n"
         f"  {prog} profile {_shown(files.customers)} --rows 20000   # statistics, rule ideas\n"
         f"  {prog} run {spec} --log-format json --log-level debug\n"
         f"  {prog} run {spec} --set destination.table=customers_copy\n"
@@ -85,6 +102,25 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
         f"  {prog} schema > pipeline.schema.json   # editor completion",
         highlight=False,
     )
+
+
+def _demo_keys(folder: Path) -> list[str]:
+    """Make the demo pipeline's mask key and encryption key when missing; their names.
+
+    Real pipelines keep keys in a secret store or files only their service user can read; the
+    demo makes throwaway ones (mode 600) so it runs anywhere.
+    """
+    from tidegate.governance.keys import generate_key  # noqa: PLC0415 - only the demo
+
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for name in ("mask.key", "demo.v1"):
+        path = folder / name
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(generate_key() + "\n", encoding="utf-8")
+            made.append(name)
+    return made
 
 
 def _preview(warehouse: Path) -> str:

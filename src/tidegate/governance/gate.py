@@ -156,11 +156,7 @@ class Governance:
     def _quarantine_problems(self, batch: pa.RecordBatch) -> list[str]:
         if not self.quarantines or self.keyring is not None:
             return []
-        clear = [
-            d.column
-            for d in self.decisions or ()
-            if d.sensitive and d.applied != "encrypt" and d.column in batch.schema.names
-        ]
+        clear = sorted(self.sensitive_columns())
         if not clear:
             return []
         return [
@@ -169,20 +165,30 @@ class Governance:
         ]
 
     def sensitive_columns(self) -> set[str]:
-        """Columns whose values must not be kept in clear outside the main path."""
+        """Columns whose values must not be kept in clear outside the main path: those at a
+        sensitive level, and every column a step masks or encrypts (its author says so)."""
+        found = set(self.protections)
         if self.decisions is not None:
-            return {d.column for d in self.decisions if d.sensitive and d.applied != "encrypt"}
-        found = set()
+            return found | {d.column for d in self.decisions if d.sensitive}
         for verdict in self.source or ():
             pinned = self.pins.get(verdict.column)
             level = Level(pinned) if pinned else self.policy.level_of(verdict.pii_type)
-            if level in SENSITIVE and self.protections.get(verdict.column) != "encrypt":
+            if level in SENSITIVE:
                 found.add(verdict.column)
         return found
 
     def protect(self, rows: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
-        """``rows`` with every sensitive column encrypted for the quarantine."""
-        targets = [name for name in rows.schema.names if name in self.sensitive_columns()]
+        """``rows`` with every sensitive column still in clear encrypted for the quarantine.
+
+        Rows are rejected wherever the rules run, before or after the steps that protect a
+        column: a column already holding ciphertexts (an encrypt step ran) is left as it is.
+        """
+        sensitive = self.sensitive_columns()
+        targets = [
+            name
+            for name in rows.schema.names
+            if name in sensitive and not is_sealed(rows.column(name))
+        ]
         if not targets:
             return rows
         if self.keyring is None:
@@ -213,7 +219,7 @@ class _Entry:
 
 
 class _Exit:
-    """Last step before the rules: decides and stops the run before loading when blocked."""
+    """Last step of a governed run: decides and stops the run before loading when blocked."""
 
     keeps_rows: ClassVar[bool] = True
 
