@@ -392,3 +392,17 @@ def test_profile_of_a_pipeline_masks_pinned_columns(
     unpinned = cli("profile", "pipeline.yaml", "--json", env=ENV)
     assert unpinned.returncode == 0, unpinned.stderr
     assert all(city in unpinned.stdout for city in CITIES)  # public: shown as they are
+
+
+def test_validate_checks_the_policy_and_locates_a_mistyped_pin(
+    tmp_path: Path, cli: Cli, people: list[dict[str, str]]
+) -> None:
+    _pipeline(tmp_path, steps=MASK_ALL, governance="  classification: {ctiy: internal}\n")
+    done = cli("validate", "pipeline.yaml", env=ENV)
+    assert done.returncode == 2
+    assert "pipeline.yaml:12: governance.classification.ctiy: pinned column 'ctiy'" in done.stderr
+    assert "did you mean 'city'?" in done.stderr
+    _pipeline(tmp_path, steps=MASK_ALL, governance="  classification: {city: internal}\n")
+    fixed = cli("validate", "pipeline.yaml", env=ENV)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "governed by the built-in policy, 1 pinned" in fixed.stdout

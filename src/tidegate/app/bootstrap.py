@@ -7,6 +7,7 @@ listeners and hands everything to the ``Runner``.
 
 from __future__ import annotations
 
+import difflib
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ __all__ = [
     "QUALITY_STEP",
     "Pipeline",
     "build",
+    "check_governance",
     "check_health",
     "check_rules",
     "load",
@@ -304,6 +306,43 @@ def check_rules(pipeline: Pipeline) -> str:
         return f"{count} quality rules (columns checked when the first batch arrives)"
     quality.check_schema(schema)
     return f"{count} quality rules checked against {len(schema)} columns"
+
+
+def check_governance(pipeline: Pipeline) -> str:
+    """Load the policy and the keyring and check that pinned columns exist; what was checked.
+
+    A pin naming no column of the source nor of what the steps produce is a typo that would
+    leave the intended column to detection: it is reported at its line, with the near miss.
+    """
+    governance = pipeline.governance()
+    if governance is None:
+        return "not governed"
+    pins = pipeline.spec.governance.classification if pipeline.spec.governance else {}
+    try:
+        source = pipeline.schema_at(pipeline.steps[0].name) if pipeline.steps else None
+        output = pipeline.schema_at()
+    except TidegateError:
+        source = output = None  # whether the data is there yet is the run's concern
+    if pins and source is not None and output is not None:
+        known = set(source.names) | set(output.names)
+        problems = [
+            pipeline.spec.problem(
+                ("governance", "classification", column),
+                f"pinned column {column!r} is neither in the source nor in the steps' output",
+                _near(column, known),
+            )
+            for column in pins
+            if column not in known
+        ]
+        if problems:
+            raise SpecError(problems)
+    keys = "" if governance.keyring is None else f", keys {', '.join(governance.keyring.key_ids())}"
+    return f"governed by the {governance.policy.source} policy, {len(pins)} pinned{keys}"
+
+
+def _near(word: str, names: set[str]) -> str:
+    near = difflib.get_close_matches(word, sorted(names), n=1, cutoff=0.6)
+    return f"did you mean {near[0]!r}?" if near else f"columns: {', '.join(sorted(names))}"
 
 
 def secret_values(spec: PipelineSpec) -> Iterator[str]:

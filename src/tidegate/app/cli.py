@@ -94,17 +94,24 @@ def validate(pipeline: PipelineArg, set_: SetOption = None, profile: ProfileOpti
     Quality rules are checked against the columns the data will have (read from the source's
     header, metadata or a LIMIT 0 query, through every step), before any row is read.
     """
-    from tidegate.app.bootstrap import build, check_rules, load  # noqa: PLC0415 - fast --help
+    from tidegate.app.bootstrap import (  # noqa: PLC0415 - keeps --help fast
+        build,
+        check_governance,
+        check_rules,
+        load,
+    )
 
     try:
         spec = load(pipeline, overrides=set_ or ())
-        rules = check_rules(build(spec, profile=profile))
+        built = build(spec, profile=profile)
+        rules = check_rules(built)
+        governance = check_governance(built)
     except TidegateError as exc:
         raise fail(exc) from exc
     steps = ", ".join(step.name for step in spec.steps) or "none"
     out.print(
         f"ok: {pipeline} is valid (pipeline {spec.name!r}: source {spec.source.type}, "
-        f"steps {steps}, destination {spec.destination.type}; {rules})",
+        f"steps {steps}, destination {spec.destination.type}; {rules}; {governance})",
         highlight=False,
     )
 
