@@ -3,8 +3,9 @@
 The rows come from the pipeline's destination (``RowsRead``, up to ``--limit``) or from an
 extract given with ``--input`` (Parquet, or CSV holding the base64 text form); the encrypted
 columns (all of them, or the ``--column`` ones) are decrypted with the keyring and bound table
-of the step that encrypted them, and shown as a table, as JSON lines (``--json``), or written
-to ``--output`` (Parquet or CSV, created readable by its owner only) for bulk use.
+of the step that encrypted them, and shown as a table (the first column, usually the key, and
+the decrypted ones), as JSON lines of every column (``--json``), or written to ``--output``
+(Parquet or CSV, every column, created readable by its owner only) for bulk use.
 
 Reading clear values is an access to restricted data, so every decryption logs one
 ``values_decrypted`` warning naming the pipeline, the columns, the row count and where the rows
@@ -94,7 +95,7 @@ def decrypt_command(
     else:
         from tidegate.app.console import out  # noqa: PLC0415 - the shared stdout console
 
-        out.print(_rich_table(table, title=f"{spec.name}: {origin}"))
+        out.print(_rich_table(_on_screen(table, chosen), title=f"{spec.name}: {origin}"))
 
 
 def encrypt_steps(pipeline: Pipeline) -> list[EncryptStep]:
@@ -260,6 +261,13 @@ def _shown(value: Any) -> Any:
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {key: _shown(value) for key, value in row.items()}
+
+
+def _on_screen(table: pa.Table, decrypted: list[str]) -> pa.Table:
+    """The first column (usually the key, to tell rows apart) and the decrypted ones: rows are
+    wide, terminals are not; ``--json`` and ``--output`` carry every column."""
+    first = table.column_names[0]
+    return table.select(list(dict.fromkeys([first, *decrypted])))
 
 
 def _rich_table(table: pa.Table, *, title: str) -> Table:
