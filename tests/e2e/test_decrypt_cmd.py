@@ -190,3 +190,14 @@ def test_parquet_extract_of_binary_ciphertexts_round_trips(
     assert clear.column("salary").to_pylist() == [52000, 61000, None]
     assert '"source": "export.parquet"' in done.stderr
     assert '"output": "clear.parquet"' in done.stderr
+
+
+def test_the_table_on_screen_shows_the_first_column_and_the_decrypted_ones(
+    cli: Cli, loaded: dict[str, str]
+) -> None:
+    done = cli("decrypt", "pipeline.yaml", "--column", "salary", env=loaded)
+    assert done.returncode == 0, done.stderr
+    header = next(line for line in done.stdout.splitlines() if "salary" in line)
+    assert "id" in header
+    assert "email" not in done.stdout
+    assert "52000" in done.stdout
