@@ -55,6 +55,7 @@ def test_schema_top_level_describes_the_file_not_the_loader(registry: Registry) 
         "logging",
         "batch_rows",
         "quality",
+        "governance",
     }
     assert schema["required"] == ["name", "source", "destination"]
     assert schema["additionalProperties"] is False
