@@ -1,4 +1,5 @@
-"""The ``tidegate`` command line: init, validate, run, health, profile, quarantine, schema, demo.
+"""The ``tidegate`` command line: init, validate, run, health, profile, classify, quarantine,
+keys, decrypt, schema, demo.
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error. Human output goes to
 a terminal through rich; when stdout is not a terminal, ``run`` prints one JSON summary line
