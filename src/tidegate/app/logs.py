@@ -29,6 +29,13 @@ def redact(text: str) -> str:
     return _active[0].redact(text) if _active else text
 
 
+def _current_stderr(*_: Any) -> structlog.PrintLogger:
+    """A logger writing to ``sys.stderr`` as it is now, not as it was when logging was set up:
+    whoever swaps stderr later (a test's capture, an embedding application) gets the lines, and
+    a stream closed since is never written to."""
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(level: str, fmt: str, redactor: SecretRedactor | None = None) -> None:
     """Route structlog (and stdlib logging from libraries) to stderr at ``level`` in ``fmt``.
 
@@ -55,7 +62,7 @@ def configure_logging(level: str, fmt: str, redactor: SecretRedactor | None = No
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=_current_stderr,
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=stream, force=True)
