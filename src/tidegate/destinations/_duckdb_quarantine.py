@@ -51,7 +51,7 @@ from tidegate.destinations._sql import (
 from tidegate.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from contextlib import AbstractContextManager
     from pathlib import Path
 
@@ -153,15 +153,13 @@ class DuckdbQuarantine:
         found = self._load_columns(s.table)
         if not found:
             return empty_target(columns)
-        missing = [c for c in columns if c.lower() not in found]
-        if missing:
-            raise ConfigError(
-                f"column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-                f"not in table {s.db_schema}.{s.table} "
-                f"(columns: {', '.join(name for name, _ in found.values())})",
-                location=self._location(),
-                hint="check the column names the rule refers to",
-            )
+        check_columns(
+            columns,
+            found,
+            table=f"{s.db_schema}.{s.table}",
+            location=self._location(),
+            hint="check the column names the rule refers to",
+        )
         if not columns:
             return pa.table({})
         table = self._arrow(
@@ -254,3 +252,23 @@ def _same_case(rows: pa.RecordBatch, existing: pa.Schema) -> pa.RecordBatch:
     if names == rows.schema.names:
         return rows
     return rows.rename_columns(names)
+
+
+def check_columns(
+    columns: Sequence[str],
+    found: Mapping[str, tuple[str, str]],
+    *,
+    table: str,
+    location: str,
+    hint: str,
+) -> None:
+    """Raise a ``ConfigError`` naming the ``columns`` not in ``found`` (lowercased name ->
+    stored name and type) and the columns the table has."""
+    missing = [c for c in columns if c.lower() not in found]
+    if missing:
+        raise ConfigError(
+            f"column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"not in table {table} (columns: {', '.join(name for name, _ in found.values())})",
+            location=location,
+            hint=hint,
+        )

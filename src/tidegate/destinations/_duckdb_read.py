@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tidegate.destinations._duckdb_quarantine import check_columns
 from tidegate.destinations._quarantine import empty_target, in_utc
 from tidegate.destinations._sql import quote_ident, quote_qualified
 from tidegate.errors import ConfigError
@@ -53,15 +54,13 @@ class DuckdbRowsRead:
         if columns is None:
             select = "*"
         else:
-            missing = [c for c in columns if c.lower() not in found]
-            if missing:
-                raise ConfigError(
-                    f"column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-                    f"not in table {s.db_schema}.{s.table} "
-                    f"(columns: {', '.join(name for name, _ in found.values())})",
-                    location=self._location(),
-                    hint="name columns the table has",
-                )
+            check_columns(
+                columns,
+                found,
+                table=f"{s.db_schema}.{s.table}",
+                location=self._location(),
+                hint="name columns the table has",
+            )
             # DuckDB names ignore case: select the stored name under the one asked for
             select = ", ".join(
                 f"{quote_ident(found[c.lower()][0])} AS {quote_ident(c)}" for c in columns

@@ -275,21 +275,8 @@ class FilesDestination:
         target = self._target
         if not target.is_file():
             return empty_target(columns)
-        try:
+        with _reading_output(target):
             table = self._read_output(target, columns)
-        except OSError as exc:
-            raise DependencyError(
-                f"cannot read the output file: {exc.strerror or exc}",
-                location=str(target),
-                hint="check the file's permissions",
-            ) from exc
-        except pa.ArrowException as exc:
-            raise DataError(
-                f"cannot read the output file: {exc}",
-                location=str(target),
-                hint="the file may be damaged or not in the destination's format; run the "
-                "pipeline again to write it anew",
-            ) from exc
         if not columns:
             return pa.table({})
         return in_utc(table.group_by(list(columns), use_threads=False).aggregate([]))
@@ -304,7 +291,7 @@ class FilesDestination:
         target = self._target
         if not target.is_file():
             return empty_target(columns or [])
-        try:
+        with _reading_output(target):
             table = read_output_rows(
                 target,
                 file_format=self.format,
@@ -313,19 +300,6 @@ class FilesDestination:
                 columns=columns,
                 limit=limit,
             )
-        except OSError as exc:
-            raise DependencyError(
-                f"cannot read the output file: {exc.strerror or exc}",
-                location=str(target),
-                hint="check the file's permissions",
-            ) from exc
-        except pa.ArrowException as exc:
-            raise DataError(
-                f"cannot read the output file: {exc}",
-                location=str(target),
-                hint="the file may be damaged or not in the destination's format; run the "
-                "pipeline again to write it anew",
-            ) from exc
         return in_utc(table)
 
     def _quarantine_folder(self, operation: str) -> QuarantineFolder:
@@ -462,3 +436,23 @@ def _quarantine_folder(target: Path) -> Path:
         if base.endswith(extension):
             return target.with_name(name[: len(base) - len(extension)] + QUARANTINE_SUFFIX)
     return target.with_name(Path(name).stem + QUARANTINE_SUFFIX)
+
+
+@contextlib.contextmanager
+def _reading_output(target: Path) -> Iterator[None]:
+    """Turn the errors of reading the output file back into located, actionable ones."""
+    try:
+        yield
+    except OSError as exc:
+        raise DependencyError(
+            f"cannot read the output file: {exc.strerror or exc}",
+            location=str(target),
+            hint="check the file's permissions",
+        ) from exc
+    except pa.ArrowException as exc:
+        raise DataError(
+            f"cannot read the output file: {exc}",
+            location=str(target),
+            hint="the file may be damaged or not in the destination's format; run the "
+            "pipeline again to write it anew",
+        ) from exc
