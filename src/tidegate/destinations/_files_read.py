@@ -68,7 +68,7 @@ def _parquet(
     parquet = pq.ParquetFile(target)
     schema = parquet.schema_arrow
     if columns is not None:
-        _check_columns(columns, schema.names, target)
+        check_columns(columns, schema.names, target, hint="name columns the file has")
         schema = pa.schema([schema.field(c) for c in columns])
     wanted = None if columns is None else list(columns)
     return schema, _closing_after(parquet, parquet.iter_batches(columns=wanted))
@@ -82,7 +82,7 @@ def _csv(
     parse = pacsv.ParseOptions(delimiter=delimiter)
     if columns is not None:
         with pacsv.open_csv(target, parse_options=parse) as peek:
-            _check_columns(columns, peek.schema.names, target)
+            check_columns(columns, peek.schema.names, target, hint="name columns the file has")
     reader = pacsv.open_csv(
         target,
         parse_options=parse,
@@ -105,12 +105,13 @@ def _closing_after(
         resource.close()
 
 
-def _check_columns(columns: Sequence[str], names: list[str], target: Path) -> None:
+def check_columns(columns: Sequence[str], names: list[str], target: Path, *, hint: str) -> None:
+    """Raise a ``ConfigError`` naming the ``columns`` the output file lacks and those it has."""
     missing = [c for c in columns if c not in names]
     if missing:
         raise ConfigError(
             f"column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} not "
             f"in the output file (columns: {', '.join(names)})",
             location=str(target),
-            hint="name columns the file has",
+            hint=hint,
         )

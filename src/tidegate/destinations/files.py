@@ -31,7 +31,7 @@ from pydantic import Field
 from tidegate.core.health import timed
 from tidegate.core.protocols import QUARANTINE_SUFFIX
 from tidegate.destinations._files_quarantine import QuarantineFolder, fsync_path
-from tidegate.destinations._files_read import read_output_rows
+from tidegate.destinations._files_read import check_columns, read_output_rows
 from tidegate.destinations._quarantine import empty_target, in_utc
 from tidegate.errors import ConfigError, DataError, DependencyError
 from tidegate.spec.settings import PluginSettings
@@ -313,7 +313,7 @@ class FilesDestination:
             import pyarrow.parquet as pq  # noqa: PLC0415 - only parquet outputs need it
 
             names = pq.read_schema(target).names
-            self._check_columns(columns, names, target)
+            check_columns(columns, names, target, hint=_RULE_COLUMNS)
             return pq.read_table(target, columns=list(columns))
         import pyarrow.csv as pacsv  # noqa: PLC0415 - only csv outputs need it
 
@@ -326,7 +326,7 @@ class FilesDestination:
         parse = pacsv.ParseOptions(delimiter=self._delimiter())
         with pacsv.open_csv(target, parse_options=parse) as reader:
             names = reader.schema.names
-        self._check_columns(columns, names, target)
+        check_columns(columns, names, target, hint=_RULE_COLUMNS)
         return pacsv.read_csv(
             target,
             parse_options=parse,
@@ -336,16 +336,6 @@ class FilesDestination:
                 quoted_strings_can_be_null=False,
             ),
         )
-
-    def _check_columns(self, columns: Sequence[str], names: list[str], target: Path) -> None:
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise ConfigError(
-                f"column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} not "
-                f"in the output file (columns: {', '.join(names)})",
-                location=str(target),
-                hint="check the column names the rule refers to",
-            )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -436,6 +426,9 @@ def _quarantine_folder(target: Path) -> Path:
         if base.endswith(extension):
             return target.with_name(name[: len(base) - len(extension)] + QUARANTINE_SUFFIX)
     return target.with_name(Path(name).stem + QUARANTINE_SUFFIX)
+
+
+_RULE_COLUMNS = "check the column names the rule refers to"
 
 
 @contextlib.contextmanager
