@@ -22,7 +22,7 @@ from tidegate.core.context import RunContext
 from tidegate.core.protocols import Checkpoint
 from tidegate.core.runner import Runner
 from tidegate.destinations.postgres import PostgresDestination, PostgresSettings
-from tidegate.errors import ConfigError, DataError, DependencyError
+from tidegate.errors import ConfigError, DataError, DependencyError, values_hidden
 from tidegate.events import EventBus
 from tidegate.testing import FlakySource, MemorySource
 
@@ -496,3 +496,22 @@ def test_runner_loads_and_resumes_exactly_once(
     ids = [r[0] for r in rows_of(dbname, table)]
     assert ids == sorted(n * 10 + i for n in range(5) for i in range(10))
     assert checkpoints(dbname, table)[-1] == ("03", 5, 50, True)
+
+
+def test_a_governed_run_hides_the_database_text_of_a_data_error(url: str, table: str) -> None:
+    import sqlalchemy  # noqa: PLC0415 - only this test builds a raw engine
+
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as con, pytest.raises(sqlalchemy.exc.DBAPIError) as caught:
+            con.execute(sqlalchemy.text("SELECT CAST('bob@example.com' AS integer)"))
+    finally:
+        engine.dispose()
+    destination = make(url, table)
+    shown = destination._classify(caught.value, "loading batch 1")
+    assert "bob@example.com" in str(shown)  # an ungoverned run says what the database said
+    with values_hidden():
+        hidden = destination._classify(caught.value, "loading batch 1")
+    assert isinstance(hidden, DataError)
+    assert "bob@example.com" not in str(hidden)
+    assert "SQLSTATE 22P02" in str(hidden)

@@ -68,6 +68,7 @@ from tidegate.errors import (
     DependencyError,
     TidegateError,
     TransientError,
+    values_shown,
 )
 from tidegate.spec.settings import PluginSettings, Secret
 
@@ -531,6 +532,11 @@ class RelationalDestination(RelationalHealthChecks, RelationalQuarantine, Relati
             "IntegrityError",
             "DataError",
         }:
+            if not values_shown():  # a governed run: the driver's text may quote the value
+                message = (
+                    f"{action} failed: {type(orig).__name__} (SQLSTATE {sqlstate or 'unknown'}; "
+                    "the database's message is hidden by governance, it may quote data values)"
+                )
             return DataError(
                 message,
                 location=where,
