@@ -37,6 +37,7 @@ __all__ = [
     "SpecError",
     "TidegateError",
     "TransientError",
+    "data_detail",
     "shown_value",
     "values_hidden",
     "values_shown",
@@ -62,6 +63,14 @@ def values_hidden() -> Iterator[None]:
         yield
     finally:
         _VALUES_SHOWN.reset(token)
+
+
+def data_detail(detail: str) -> str:
+    """An engine's message about a bad value (a conversion or constraint failure), or in a
+    governed run a note that it is withheld: such messages often quote the value."""
+    if _VALUES_SHOWN.get():
+        return detail
+    return "the engine's message is hidden by governance, as it may quote data values"
 
 
 def values_shown() -> bool:

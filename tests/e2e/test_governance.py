@@ -406,3 +406,17 @@ def test_validate_checks_the_policy_and_locates_a_mistyped_pin(
     fixed = cli("validate", "pipeline.yaml", env=ENV)
     assert fixed.returncode == 0, fixed.stderr
     assert "governed by the built-in policy, 1 pinned" in fixed.stdout
+
+
+def test_a_governed_run_withholds_engine_messages_quoting_values(
+    tmp_path: Path, cli: Cli, people: list[dict[str, str]]
+) -> None:
+    derive = "  - type: derive\n    columns: {n: 'CAST(email AS INTEGER)'}\n"
+    _pipeline(tmp_path, steps=derive + MASK_ALL, governance="  sample_rows: 100\n")
+    done = cli("run", "pipeline.yaml", "--profile", "dev", env=ENV)
+    assert done.returncode == 1
+    assert "DuckDB could not convert a value: the engine's message is hidden" in done.stderr
+    assert not any(row["email"] in done.stderr for row in people)
+    _pipeline(tmp_path, steps=derive + MASK_ALL)
+    plain = cli("run", "pipeline.yaml", env=ENV)
+    assert any(row["email"] in plain.stderr for row in people)  # ungoverned: DuckDB's own text

@@ -68,6 +68,7 @@ from tidegate.errors import (
     DependencyError,
     TidegateError,
     TransientError,
+    data_detail,
     values_shown,
 )
 from tidegate.spec.settings import PluginSettings, Secret
@@ -535,7 +536,7 @@ class RelationalDestination(RelationalHealthChecks, RelationalQuarantine, Relati
             if not values_shown():  # a governed run: the driver's text may quote the value
                 message = (
                     f"{action} failed: {type(orig).__name__} (SQLSTATE {sqlstate or 'unknown'}; "
-                    "the database's message is hidden by governance, it may quote data values)"
+                    f"{data_detail('')})"
                 )
             return DataError(
                 message,

@@ -16,6 +16,7 @@ from tidegate.errors import (
     InternalError,
     TidegateError,
     TransientError,
+    data_detail,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def duckdb_error(exc: Exception, *, action: str, location: str) -> TidegateError
         exc, duckdb.ConversionException | duckdb.ConstraintException | duckdb.OutOfRangeException
     ):
         return DataError(
-            message,
+            f"{action} failed: {data_detail(detail)}",
             location=location,
             hint="clean or cast the offending values with a cast or sql step, "
             "or change the table's column types",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from tidegate.errors import ConfigError, DataError, TidegateError
+from tidegate.errors import ConfigError, DataError, TidegateError, data_detail
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -88,7 +88,8 @@ class DuckdbRunner:
             duckdb.ConversionException | duckdb.OutOfRangeException | duckdb.ConstraintException,
         ):
             return DataError(
-                f"{self.kind} step {self.step!r}: DuckDB could not convert a value: {detail}",
+                f"{self.kind} step {self.step!r}: DuckDB could not convert a value: "
+                f"{data_detail(detail)}",
                 hint="use TRY_CAST to turn bad values into nulls, or filter them out first",
             )
         return ConfigError(
