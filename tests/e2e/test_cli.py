@@ -127,6 +127,7 @@ def test_demo_runs_the_example_pipeline(tmp_path: Path, cli: Cli) -> None:
         ("card_number", "encrypt"),
         ("email", "mask:hash"),
         ("notes", "mask:redact"),
+        ("full_name", "mask:fake"),  # derived from the names, classified before masking
     ):
         assert any(column in line and done_how in line for line in done.stdout.splitlines())
     data = tmp_path / "customers" / "data" / "customers.csv"

@@ -166,16 +166,23 @@ class Pipeline:
     ) -> list[Step]:
         """The spec's steps with a fresh quality step at ``rules_at`` when the spec has rules.
 
-        With ``governance``, its entry step comes first and its exit step last, so the policy
-        is checked on exactly what would be loaded.
+        With ``governance``, its entry step comes first, its inspection of derived columns just
+        before the rules and its exit step last, so the policy is checked on exactly what would
+        be loaded.
         """
-        steps: list[Step] = list(self.steps)
+        at = self.rules_at()
         quality = self.quality_step(whole_run=whole_run)
-        if quality is not None:
-            steps.insert(self.rules_at(), quality)
-        if governance is not None:
-            steps = [governance.entry, *steps, governance.exit]
-        return steps
+        checks: list[Step] = [] if quality is None else [quality]
+        if governance is None:
+            return [*self.steps[:at], *checks, *self.steps[at:]]
+        return [
+            governance.entry,
+            *self.steps[:at],
+            governance.inspect,
+            *checks,
+            *self.steps[at:],
+            governance.exit,
+        ]
 
     def context(self) -> RunContext:
         """A context for work outside a run (checks, peeks), on a bus nobody listens to."""

@@ -118,9 +118,14 @@ def _decisions(
         )
     batch = pa.Table.from_batches(head).combine_chunks().to_batches()[0]
     governance.classify_source(batch)
-    for step in pipeline.steps:
+    at = pipeline.rules_at()
+    for index, step in enumerate(pipeline.steps):
+        if index == at:
+            governance.classify_derived(batch)
         output = step.process(batch, context)
         batch = output.batch if isinstance(output, StepResult) else output
+    if governance.derived is None:
+        governance.classify_derived(batch)
     return governance, governance.decide(batch, spec.name)
 
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_STEP",
     "EXIT_STEP",
+    "INSPECT_STEP",
     "Governance",
     "QuarantineGuard",
     "is_sealed",
@@ -55,6 +56,7 @@ __all__ = [
 ]
 
 ENTRY_STEP = "governance:classify"
+INSPECT_STEP = "governance:inspect"
 EXIT_STEP = "governance:check"
 """Step names; a colon cannot appear in a pipeline's own step names, so these never clash."""
 
@@ -91,17 +93,32 @@ class Governance:
         self.sample_rows = sample_rows
         self.quarantines = quarantines
         self.source: list[ColumnClassification] | None = None
+        self.derived: list[ColumnClassification] | None = None
         self.decisions: list[Decision] | None = None
         self.entry = _Entry(self)
+        self.inspect = _Inspect(self)
         self.exit = _Exit(self)
 
     def classify_source(self, batch: pa.RecordBatch) -> None:
         """Classify the source columns from ``batch`` (the run's first)."""
         self.source = classify_table(pa.Table.from_batches([batch]), sample_rows=self.sample_rows)
 
+    def classify_derived(self, batch: pa.RecordBatch) -> None:
+        """Classify the columns of ``batch`` that the source does not have: those the steps
+        derived before the first protecting step, while their values are still in clear."""
+        known = {v.column for v in self.source or ()}
+        fresh = [name for name in batch.schema.names if name not in known]
+        self.derived = (
+            classify_table(
+                pa.Table.from_batches([batch.select(fresh)]), sample_rows=self.sample_rows
+            )
+            if fresh
+            else []
+        )
+
     def decide(self, batch: pa.RecordBatch, pipeline: str) -> list[Decision]:
         """The decision per column, given the steps' output ``batch`` (source classified)."""
-        known = {v.column for v in self.source or ()}
+        known = {v.column for v in (*(self.source or ()), *(self.derived or ()))}
         fresh = [
             name
             for name in batch.schema.names
@@ -122,7 +139,7 @@ class Governance:
             pins=self.pins,
             protections=self.protections,
             output_columns=batch.schema.names,
-            output_verdicts=output,
+            output_verdicts=[*(self.derived or ()), *output],
         )
 
     def check(self, batch: pa.RecordBatch, ctx: RunContext) -> None:
@@ -170,7 +187,7 @@ class Governance:
         found = set(self.protections)
         if self.decisions is not None:
             return found | {d.column for d in self.decisions if d.sensitive}
-        for verdict in self.source or ():
+        for verdict in (*(self.source or ()), *(self.derived or ())):
             pinned = self.pins.get(verdict.column)
             level = Level(pinned) if pinned else self.policy.level_of(verdict.pii_type)
             if level in SENSITIVE:
@@ -216,6 +233,22 @@ class _Entry:
 
     def protect_quarantine(self, rows: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
         return self.governance.protect(rows, ctx)
+
+
+class _Inspect:
+    """Runs where the rules run, before the first protecting step: classifies derived columns
+    (``full_name`` built from names) while their values are still in clear."""
+
+    keeps_rows: ClassVar[bool] = True
+
+    def __init__(self, governance: Governance) -> None:
+        self.name = INSPECT_STEP
+        self.governance = governance
+
+    def process(self, batch: pa.RecordBatch, ctx: RunContext) -> pa.RecordBatch:
+        if self.governance.derived is None:
+            self.governance.classify_derived(batch)
+        return batch
 
 
 class _Exit:
