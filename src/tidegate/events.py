@@ -30,6 +30,7 @@ __all__ = [
     "PreflightChecked",
     "QualityMeasured",
     "RowsRejected",
+    "RunRegressed",
     "RunFinished",
     "RunResumed",
     "RunStarted",
@@ -87,12 +88,17 @@ class RunResumed(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class BatchRead(Event):
-    """The source produced batch number ``batch`` (from 1) of ``rows`` rows."""
+    """The source produced batch number ``batch`` (from 1) of ``rows`` rows.
+
+    ``wait_seconds`` is how long the runner waited for it after finishing the previous batch:
+    time spent on the source that the read-ahead did not hide.
+    """
 
     batch: int
     rows: int
     nbytes: int
     position: Mapping[str, Any]
+    wait_seconds: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +163,23 @@ class ColumnsClassified(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunRegressed(Event):
+    """A finished run is far from its pipeline's baseline (its last successful runs).
+
+    ``metric`` is what moved (``seconds``, ``rows_read``, ``rows_per_s``); ``value`` this run's
+    figure; ``mean`` and ``stddev`` the baseline's over ``runs`` runs; ``sigmas`` how many
+    standard deviations away (positive: above the mean).
+    """
+
+    metric: str
+    value: float
+    mean: float
+    stddev: float
+    sigmas: float
+    runs: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class BatchWritten(Event):
     """The destination accepted a batch inside the run's open transaction."""
 
@@ -167,11 +190,15 @@ class BatchWritten(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class BatchCommitted(Event):
-    """The destination was handed batch ``batch``'s checkpoint (``rows`` source rows so far)."""
+    """The destination was handed batch ``batch``'s checkpoint (``rows`` source rows so far).
+
+    ``seconds`` is what the commit took (storing the checkpoint with the rows).
+    """
 
     batch: int
     rows: int
     position: Mapping[str, Any]
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -56,6 +56,7 @@ def test_schema_top_level_describes_the_file_not_the_loader(registry: Registry) 
         "batch_rows",
         "quality",
         "governance",
+        "observability",
     }
     assert schema["required"] == ["name", "source", "destination"]
     assert schema["additionalProperties"] is False

@@ -185,7 +185,9 @@ class Runner:
             position = dict(begin.position) if begin else {}
             skip = consumed
             batches = combine(self.source.read(ctx), min_rows=self.min_batch_rows)
+            idle_since = time.perf_counter()
             for item in read_ahead(batches):
+                waited = time.perf_counter() - idle_since
                 batch = item.batch
                 if skip:
                     if skip >= batch.num_rows:
@@ -197,7 +199,7 @@ class Runner:
                 ctx.batch.first_row = consumed + 1
                 consumed += batch.num_rows
                 position = dict(item.position)
-                self._one_batch(number, batch, item.rejected, position)
+                self._one_batch(number, batch, item.rejected, position, waited=waited)
                 checkpoint = Checkpoint(
                     pipeline=ctx.pipeline,
                     run_id=ctx.run_id,
@@ -205,6 +207,7 @@ class Runner:
                     rows=consumed,
                     position=position,
                 )
+                began = time.perf_counter()
                 if destination.commit(checkpoint):
                     ctx.emit(
                         BatchCommitted(
@@ -213,8 +216,10 @@ class Runner:
                             batch=number,
                             rows=consumed,
                             position=position,
+                            seconds=time.perf_counter() - began,
                         )
                     )
+                idle_since = time.perf_counter()
             if skip:
                 raise DataError(
                     f"the source has {skip:,} fewer rows than the interrupted run had committed",
@@ -306,6 +311,8 @@ class Runner:
         batch: pa.RecordBatch,
         rejected: pa.RecordBatch | None,
         position: Position,
+        *,
+        waited: float = 0.0,
     ) -> None:
         self._counts["batches"] += 1
         self._counts["read"] += batch.num_rows
@@ -317,6 +324,7 @@ class Runner:
                 rows=batch.num_rows,
                 nbytes=batch.nbytes,
                 position=position,
+                wait_seconds=waited,
             )
         )
         if rejected is not None and rejected.num_rows:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny, 
 
 from tidegate.errors import Problem
 from tidegate.spec.governance import GovernanceSpec  # noqa: TC001 - needed at runtime by pydantic
+from tidegate.spec.observability import ObservabilitySpec
 from tidegate.spec.quality import QualitySpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.settings import PluginSettings  # noqa: TC001 - needed at runtime by pydantic
 
@@ -109,6 +110,10 @@ class PipelineSpec(BaseModel):
         default=None,
         description="PII classification, policy and keys: columns are classified on every run "
         "and loading stops when one lacks the action the policy requires.",
+    )
+    observability: ObservabilitySpec = Field(
+        default_factory=ObservabilitySpec,
+        description="Run history, regression baseline, Prometheus, OpenTelemetry, energy.",
     )
     file: Path = Field(description="The pipeline file, absolute (set by the loader).")
     base_dir: Path = Field(
