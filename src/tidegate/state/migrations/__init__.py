@@ -1,0 +1,1 @@
+"""Alembic migrations of the state store; applied by ``StateStore`` when it opens."""

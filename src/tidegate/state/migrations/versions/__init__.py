@@ -1,0 +1,1 @@
+"""One module per state store schema revision, oldest first."""

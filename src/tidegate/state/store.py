@@ -1,0 +1,331 @@
+"""``StateStore``: the run history in a SQL database, migrated on open.
+
+SQLite gets WAL journaling and a busy timeout, so a dashboard can read while a run writes and
+two runs of different pipelines can record at once. Every write is one short transaction: a
+``running`` row when a run starts, everything else when it ends; nothing is written per batch,
+so recording costs the data path nothing measurable.
+"""
+
+from __future__ import annotations
+
+import statistics
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+import structlog
+from alembic import command
+from alembic.config import Config
+
+from tidegate.errors import ConfigError, DependencyError
+from tidegate.state.tables import (
+    CLASSIFICATIONS,
+    QUALITY,
+    REGRESSIONS,
+    RUNS,
+    STEPS,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+__all__ = [
+    "REGRESSION_METRICS",
+    "RunDetail",
+    "RunRow",
+    "StateStore",
+    "default_state_url",
+    "regressions",
+]
+
+_log = structlog.get_logger(__name__)
+
+REGRESSION_METRICS = ("seconds", "rows_read", "rows_per_s")
+"""What a run is compared on with its baseline: duration, size and throughput."""
+
+_STDDEV_FLOOR = 0.05
+"""A flat baseline's spread is taken as at least 5 % of its mean, so noise is not a regression."""
+
+
+def default_state_url(base_dir: Path) -> str:
+    """SQLite at ``.tidegate/state.db`` in ``base_dir`` (the pipeline's folder)."""
+    return f"sqlite:///{base_dir / '.tidegate' / 'state.db'}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRow:
+    """One line of ``tidegate runs``."""
+
+    run_id: str
+    pipeline: str
+    status: str
+    started_at: datetime
+    seconds: float | None
+    rows_read: int | None
+    rows_written: int | None
+    rows_rejected: int | None
+    quality_score: float | None
+    error_kind: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "run_id": self.run_id,
+            "pipeline": self.pipeline,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "seconds": self.seconds,
+            "rows_read": self.rows_read,
+            "rows_written": self.rows_written,
+            "rows_rejected": self.rows_rejected,
+            "quality_score": self.quality_score,
+            "error_kind": self.error_kind,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunDetail:
+    """Everything recorded of one run, for ``tidegate show``."""
+
+    run: dict[str, Any]
+    steps: list[dict[str, Any]]
+    quality: dict[str, Any] | None
+    columns: list[dict[str, Any]]
+    regressions: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "run": self.run,
+            "steps": self.steps,
+            "quality": self.quality,
+            "columns": self.columns,
+            "regressions": self.regressions,
+        }
+
+
+class StateStore:
+    """The run history at ``url``; create with :meth:`open`, which applies the migrations."""
+
+    def __init__(self, url: str) -> None:
+        self.url = sa.make_url(url)
+        self.shown_url = self.url.render_as_string(hide_password=True)
+        if self.url.get_backend_name() == "sqlite" and self.url.database:
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = sa.create_engine(self.url, connect_args={"timeout": 30})
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+
+    @classmethod
+    def open(cls, url: str) -> StateStore:
+        """Connect to the store at ``url`` and bring its schema up to date."""
+        store = cls(url)
+        store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Apply every migration not applied yet (Alembic ``upgrade head``)."""
+        config = Config()
+        config.set_main_option(
+            "script_location", str(files("tidegate.state").joinpath("migrations"))
+        )
+        with self._connection("migrating") as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def start_run(self, values: Mapping[str, Any]) -> None:
+        """Record a run that just started (status ``running``)."""
+        with self._connection("recording a run start") as connection:
+            connection.execute(RUNS.insert().values(**values))
+
+    def finish_run(
+        self,
+        run_id: str,
+        values: Mapping[str, Any],
+        *,
+        steps: Sequence[Mapping[str, Any]] = (),
+        quality: Mapping[str, Any] | None = None,
+        columns: Sequence[Mapping[str, Any]] = (),
+        regressions: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Record how a run ended, with its steps, quality, columns and regressions, at once."""
+        with self._connection("recording a run") as connection:
+            connection.execute(RUNS.update().where(RUNS.c.run_id == run_id).values(**values))
+            for table, rows in (
+                (STEPS, steps),
+                (CLASSIFICATIONS, columns),
+                (REGRESSIONS, regressions),
+            ):
+                if rows:
+                    connection.execute(table.insert(), [{"run_id": run_id, **r} for r in rows])
+            if quality is not None:
+                connection.execute(QUALITY.insert().values(run_id=run_id, **quality))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def runs(self, *, pipeline: str | None = None, limit: int = 20) -> list[RunRow]:
+        """The latest ``limit`` runs (of ``pipeline``), newest first."""
+        query = sa.select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.run_id.desc())
+        if pipeline is not None:
+            query = query.where(RUNS.c.pipeline == pipeline)
+        with self._connection("reading runs") as connection:
+            rows = connection.execute(query.limit(limit)).mappings().all()
+        return [
+            RunRow(
+                run_id=row["run_id"],
+                pipeline=row["pipeline"],
+                status=row["status"],
+                started_at=_utc(row["started_at"]),
+                seconds=row["seconds"],
+                rows_read=row["rows_read"],
+                rows_written=row["rows_written"],
+                rows_rejected=row["rows_rejected"],
+                quality_score=row["quality_score"],
+                error_kind=row["error_kind"],
+            )
+            for row in rows
+        ]
+
+    def find(self, run_id: str) -> RunDetail:
+        """The run whose id is or starts with ``run_id``; a clear error when none or several."""
+        with self._connection("reading a run") as connection:
+            found = (
+                connection.execute(
+                    sa.select(RUNS)
+                    .where(RUNS.c.run_id.startswith(run_id, autoescape=True))
+                    .limit(2)
+                )
+                .mappings()
+                .all()
+            )
+            if not found:
+                raise ConfigError(
+                    f"no run {run_id!r} in the state store {self.shown_url}",
+                    hint="`tidegate runs` lists the recorded runs",
+                )
+            if len(found) > 1:
+                raise ConfigError(
+                    f"several runs start with {run_id!r}", hint="give more of the run id"
+                )
+            run = dict(found[0])
+            key = run["run_id"]
+            steps = _rows(connection, STEPS, key, STEPS.c.position)
+            quality = _rows(connection, QUALITY, key)
+            columns = _rows(connection, CLASSIFICATIONS, key)
+            regressions = _rows(connection, REGRESSIONS, key)
+        return RunDetail(
+            run={k: _plain(v) for k, v in run.items()},
+            steps=steps,
+            quality=quality[0] if quality else None,
+            columns=columns,
+            regressions=regressions,
+        )
+
+    def baseline(self, pipeline: str, *, runs: int, before: str) -> list[dict[str, float]]:
+        """Duration, rows and throughput of the last ``runs`` successful runs before run
+        ``before`` (its id sorts after theirs)."""
+        query = (
+            sa.select(RUNS.c.seconds, RUNS.c.rows_read)
+            .where(
+                RUNS.c.pipeline == pipeline,
+                RUNS.c.status == "succeeded",
+                RUNS.c.run_id < before,
+                RUNS.c.seconds.is_not(None),
+            )
+            .order_by(RUNS.c.run_id.desc())
+            .limit(runs)
+        )
+        with self._connection("reading the baseline") as connection:
+            rows = connection.execute(query).all()
+        return [
+            {
+                "seconds": float(seconds),
+                "rows_read": float(rows_read or 0),
+                "rows_per_s": float(rows_read or 0) / seconds if seconds else 0.0,
+            }
+            for seconds, rows_read in rows
+        ]
+
+    @contextmanager
+    def _connection(self, action: str) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except sa.exc.OperationalError as exc:
+            raise DependencyError(
+                f"state store {self.shown_url}: {action} failed: {_first_line(exc.orig)}",
+                hint="check that the database is reachable and writable",
+            ) from exc
+
+
+def regressions(
+    figures: Mapping[str, float], baseline: Sequence[Mapping[str, float]], *, sigma: float
+) -> list[dict[str, Any]]:
+    """The figures more than ``sigma`` standard deviations from the baseline's mean.
+
+    A flat baseline's spread counts as at least 5 % of its mean: ten runs of exactly 100,000
+    rows do not make a run of 100,001 rows a regression.
+    """
+    flagged: list[dict[str, Any]] = []
+    for metric in REGRESSION_METRICS:
+        values = [run[metric] for run in baseline]
+        mean = statistics.fmean(values)
+        spread = max(statistics.pstdev(values), abs(mean) * _STDDEV_FLOOR)
+        if spread == 0:
+            continue
+        sigmas = (figures[metric] - mean) / spread
+        if abs(sigmas) > sigma:
+            flagged.append(
+                {
+                    "metric": metric,
+                    "value": figures[metric],
+                    "mean": mean,
+                    "stddev": statistics.pstdev(values),
+                    "sigmas": sigmas,
+                    "runs": len(values),
+                }
+            )
+    return flagged
+
+
+def _rows(
+    connection: sa.Connection, table: sa.Table, run_id: str, order: Any = None
+) -> list[dict[str, Any]]:
+    query = sa.select(table).where(table.c.run_id == run_id)
+    if order is not None:
+        query = query.order_by(order)
+    return [
+        {k: _plain(v) for k, v in row.items() if k != "run_id"}
+        for row in connection.execute(query).mappings()
+    ]
+
+
+def _plain(value: Any) -> Any:
+    return _utc(value).isoformat() if isinstance(value, datetime) else value
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _sqlite_pragmas(connection: Any, _: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,116 @@
+"""The state store's tables, as SQLAlchemy Core metadata (the migrations create the same).
+
+Runs are keyed by their UUIDv7 id, which sorts by start time. Figures that only the CLI and the
+dashboard read back whole (performance, energy) are kept as one JSON document per run, so adding
+a figure needs no migration; what is filtered or aggregated (status, pipeline, start, counts,
+score) has its own column.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "CLASSIFICATIONS",
+    "METADATA",
+    "QUALITY",
+    "REGRESSIONS",
+    "RUNS",
+    "STEPS",
+    "VERSION_TABLE",
+]
+
+METADATA = MetaData()
+
+VERSION_TABLE = "tidegate_state_version"
+"""Alembic's version table, named so it cannot clash with a user's own Alembic history."""
+
+RUNS = Table(
+    "tidegate_runs",
+    METADATA,
+    Column("run_id", String(36), primary_key=True),
+    Column("pipeline", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("error_kind", String(20)),
+    Column("error", Text),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("seconds", Float),
+    Column("rows_read", BigInteger),
+    Column("rows_written", BigInteger),
+    Column("rows_rejected", BigInteger),
+    Column("batches", Integer),
+    Column("quality_score", Float),
+    Column("resumed_from", String(36)),
+    Column("profile", String(100)),
+    Column("spec_hash", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("user_name", String(255), nullable=False),
+    Column("version", String(40), nullable=False),
+    Column("figures", JSON),
+    Index("ix_tidegate_runs_pipeline_started", "pipeline", "started_at"),
+)
+
+STEPS = Table(
+    "tidegate_run_steps",
+    METADATA,
+    Column("run_id", String(36), ForeignKey("tidegate_runs.run_id"), primary_key=True),
+    Column("step", String(200), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("batches", Integer, nullable=False),
+    Column("rows_in", BigInteger, nullable=False),
+    Column("rows_out", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    Column("seconds", Float, nullable=False),
+)
+
+QUALITY = Table(
+    "tidegate_run_quality",
+    METADATA,
+    Column("run_id", String(36), ForeignKey("tidegate_runs.run_id"), primary_key=True),
+    Column("step", String(200), nullable=False),
+    Column("score", Float),
+    Column("rows", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    Column("dimensions", JSON, nullable=False),
+    Column("rules", JSON, nullable=False),
+)
+
+CLASSIFICATIONS = Table(
+    "tidegate_run_columns",
+    METADATA,
+    Column("run_id", String(36), ForeignKey("tidegate_runs.run_id"), primary_key=True),
+    Column("column_name", String(300), primary_key=True),
+    Column("pii_type", String(40), nullable=False),
+    Column("level", String(20), nullable=False),
+    Column("origin", String(20), nullable=False),
+    Column("required", String(20), nullable=False),
+    Column("applied", String(60), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("policy", String(500), nullable=False),
+)
+
+REGRESSIONS = Table(
+    "tidegate_run_regressions",
+    METADATA,
+    Column("run_id", String(36), ForeignKey("tidegate_runs.run_id"), primary_key=True),
+    Column("metric", String(40), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("mean", Float, nullable=False),
+    Column("stddev", Float, nullable=False),
+    Column("sigmas", Float, nullable=False),
+    Column("runs", Integer, nullable=False),
+)
