@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import getpass
 import socket
-from importlib.metadata import version
 from datetime import UTC, datetime
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 import structlog
