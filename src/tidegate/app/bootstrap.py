@@ -225,8 +225,10 @@ class Pipeline:
         self, *, run_id: str | None = None, on_unfinished: OnUnfinished = "refuse"
     ) -> RunResult:
         """Run once with a fresh context and event bus; the result carries any error."""
+        from tidegate.app.observing import observers  # noqa: PLC0415 - exporters on demand
+
         bus = EventBus()
-        for listener in self.listeners:
+        for listener in [*observers(self.spec, bus=bus, profile=self.profile), *self.listeners]:
             bus.subscribe(listener)
         context = RunContext(
             run_id=run_id or new_run_id(),

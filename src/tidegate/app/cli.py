@@ -1,5 +1,5 @@
-"""The ``tidegate`` command line: init, validate, run, health, profile, classify, quarantine,
-keys, decrypt, schema, demo.
+"""The ``tidegate`` command line: init, validate, run, runs, show, health, profile, classify,
+quarantine, keys, decrypt, schema, demo.
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error. Human output goes to
 a terminal through rich; when stdout is not a terminal, ``run`` prints one JSON summary line
@@ -344,6 +344,58 @@ def decrypt(  # noqa: PLR0917 - typer maps each command-line option to one param
             input_file=input_,
             output_file=output,
         )
+    except TidegateError as exc:
+        raise fail(exc) from exc
+
+
+_StateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        metavar="URL",
+        help="State store URL (default: the pipeline's, or .tidegate/state.db here).",
+    ),
+]
+
+
+@app.command(epilog=EXIT_CODES)
+def runs(
+    pipeline: Annotated[
+        Path | None,
+        typer.Argument(help="Only this pipeline's runs (and its state store).", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Runs to list.")] = 20,
+    state: _StateOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    set_: SetOption = None,
+) -> None:
+    """The latest runs, newest first: status, start, duration, rows, rejects, quality score."""
+    from tidegate.app.history_cli import runs_command  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        runs_command(pipeline, state=state, limit=limit, json_out=as_json, sets=set_ or [])
+    except TidegateError as exc:
+        raise fail(exc) from exc
+
+
+@app.command(epilog=EXIT_CODES)
+def show(
+    run_id: Annotated[
+        str, typer.Argument(help="A run id, or its first characters.", show_default=False)
+    ],
+    pipeline: Annotated[
+        Path | None,
+        typer.Argument(help="The pipeline whose state store holds the run.", show_default=False),
+    ] = None,
+    state: _StateOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    set_: SetOption = None,
+) -> None:
+    """One run in full: outcome, where the time went, steps, quality, energy, regressions."""
+    from tidegate.app.history_cli import show_command  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        show_command(run_id, pipeline, state=state, json_out=as_json, sets=set_ or [])
     except TidegateError as exc:
         raise fail(exc) from exc
 
