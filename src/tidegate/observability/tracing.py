@@ -55,7 +55,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode
 
 from tidegate.events import (
     BatchCommitted,
@@ -94,6 +94,11 @@ _QUIET_LOGGERS = (
 
 Counter = collections.Counter[str]
 
+_RECENT_RUNS = 256
+_recent: collections.OrderedDict[str, SpanContext] = collections.OrderedDict()
+"""Run id -> run span context of recent runs, for log lines logged outside the run span."""
+_recent_lock = threading.Lock()
+
 _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
 
@@ -101,17 +106,28 @@ _warned_lock = threading.Lock()
 def trace_ids(
     logger: Any, method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: add ``trace_id`` and ``span_id`` (hex) of the recording current span.
+    """structlog processor: add ``trace_id`` and ``span_id`` (hex) of the run being logged.
 
-    Insert it before the renderer; outside a run (no span recording) the line is left alone,
-    so log lines and traces of the same run can be joined in the backend by trace id.
+    The current span when one is recording (lines logged during a run, on its threads);
+    otherwise the run span of the line's ``run_id`` among recent runs, so ``run_finished``
+    carries it too whatever the listeners' order. Lines outside any run are left alone.
     """
     span = trace.get_current_span()
     span_context = span.get_span_context()
-    if span.is_recording() and span_context.is_valid:
+    if not (span.is_recording() and span_context.is_valid):
+        with _recent_lock:
+            span_context = _recent.get(str(event_dict.get("run_id")), span_context)
+    if span_context.is_valid:
         event_dict.setdefault("trace_id", trace.format_trace_id(span_context.trace_id))
         event_dict.setdefault("span_id", trace.format_span_id(span_context.span_id))
     return event_dict
+
+
+def _remember(run_id: str, span_context: SpanContext) -> None:
+    with _recent_lock:
+        _recent[run_id] = span_context
+        while len(_recent) > _RECENT_RUNS:
+            _recent.popitem(last=False)
 
 
 def _ns(at: datetime, minus_seconds: float = 0.0) -> int:
@@ -297,7 +313,6 @@ def _azure_exporters(spec: AzureMonitorSpec) -> tuple[SpanExporter, MetricExport
         "connection_string": spec.connection_string.get_secret_value(),
         "disable_offline_storage": True,
         "timeout": timeout,
-        "connection_timeout": timeout,
         "read_timeout": timeout,
         "retry_total": 0,
     }
@@ -427,6 +442,7 @@ class OpenTelemetryListener:
             },
             context=otel_context.Context(),
         )
+        _remember(event.run_id, span.get_span_context())
         token = otel_context.attach(trace.set_span_in_context(span))
         with self._lock:
             self._runs[event.run_id] = _Run(span=span, token=token, attributes=attributes)
