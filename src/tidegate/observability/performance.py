@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
-import psutil  # type: ignore[import-untyped]  # psutil ships no stubs; types-psutil is not a dev dependency
+import psutil
 
 from tidegate.events import (
     BatchCommitted,
