@@ -77,6 +77,15 @@ def _traced(path: Path, spec: OpenTelemetrySpec) -> tuple[RunResult, OpenTelemet
         listener.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _default_structlog() -> Iterator[None]:
+    """Start from structlog's defaults: a test that ran a pipeline before may have left its
+    level filter (``run_pipeline`` configures logging), which would hide the lines asserted on."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
+
 @pytest.fixture
 def otlp_http() -> Iterator[OtlpHttpReceiver]:
     server = OtlpHttpReceiver()
@@ -347,7 +356,6 @@ destination: {{type: postgres, url: "{postgres_url}", table: orders}}
 
 
 def test_log_lines_of_a_run_carry_its_trace_id(tmp_path: Path, otlp_http: OtlpHttpReceiver) -> None:
-    saved = structlog.get_config()
     capture = LogCapture()
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, trace_ids, capture],
@@ -359,7 +367,6 @@ def test_log_lines_of_a_run_carry_its_trace_id(tmp_path: Path, otlp_http: OtlpHt
         structlog.get_logger("test").info("after_the_run")
     finally:
         listener.shutdown()
-        structlog.configure(**saved)
 
     assert result.ok, result.error
     (run,) = [span for span in spans(otlp_http.traces()) if span.name == "tidegate.run"]
