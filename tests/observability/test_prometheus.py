@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 import pytest
+import structlog
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
@@ -127,6 +128,17 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.close()
+
+
+@pytest.fixture(autouse=True)
+def _unfiltered_logs() -> Iterator[None]:
+    """structlog's defaults for each test: an earlier test that ran a pipeline through
+    ``run_pipeline`` may have left a level filter dropping the warnings these tests read
+    (``capture_logs`` replaces the processors only)."""
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(autouse=True)
@@ -415,3 +427,21 @@ def test_render_metrics_serves_a_scrapable_metrics_endpoint(tmp_path: Path) -> N
     assert _value(families, "tidegate_rows_total", step="destination", outcome="written") == 4
     assert _value(families, "tidegate_run_duration_seconds") == pytest.approx(result.seconds)
     assert MASK_KEY.encode() not in scraped
+
+
+def test_a_textfile_folder_that_is_missing_is_warned_about_once_and_counted(
+    tmp_path: Path,
+) -> None:
+    listener = PrometheusListener(
+        _spec(textfile_dir="no-such-folder"), base_dir=tmp_path, retry_delays=()
+    )
+    path = _pipeline_file(tmp_path)
+    with capture_logs() as logs:
+        assert _run(path, listener).ok
+        assert _run(path, listener).ok
+    assert listener.failures["people", "textfile"] == 2
+    (warning,) = [log for log in logs if log["event"] == "metrics_export_failed"]
+    assert warning["exporter"] == "textfile"
+    assert warning["url"] == (tmp_path / "no-such-folder" / "tidegate_people.prom").as_uri()
+    assert "FileNotFoundError" in warning["error"]
+    assert not (tmp_path / "no-such-folder").exists()
