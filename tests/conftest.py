@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
+import structlog
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -50,3 +51,11 @@ def postgres_database() -> Callable[[str], AbstractContextManager[str]]:
     own lifetime (per module, per test) while the session-scoped factory is usable from any scope.
     """
     return _database
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    """Every test starts from structlog's defaults: a run configures logging for the whole
+    process (level, renderer), which must not leak into the next test's assertions."""
+    yield
+    structlog.reset_defaults()

@@ -1,5 +1,5 @@
-"""The ``tidegate`` command line: init, validate, run, runs, show, health, profile, classify,
-quarantine, keys, decrypt, schema, demo.
+"""The ``tidegate`` command line: init, validate, run, runs, show, serve, health, profile,
+classify, quarantine, keys, decrypt, schema, demo.
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error. Human output goes to
 a terminal through rich; when stdout is not a terminal, ``run`` prints one JSON summary line
@@ -398,6 +398,44 @@ def show(
         show_command(run_id, pipeline, state=state, json_out=as_json, sets=set_ or [])
     except TidegateError as exc:
         raise fail(exc) from exc
+
+
+@app.command(epilog=EXIT_CODES)
+def serve(
+    pipeline: Annotated[
+        Path | None,
+        typer.Argument(help="The pipeline whose state store to serve.", show_default=False),
+    ] = None,
+    state: _StateOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 9464,
+    set_: SetOption = None,
+) -> None:
+    """Serve /metrics for Prometheus from the run history (each pipeline's latest run)."""
+    from tidegate.app.history_cli import open_store  # noqa: PLC0415 - keeps --help fast
+    from tidegate.app.serve import serve as serve_metrics  # noqa: PLC0415
+
+    try:
+        store, _ = open_store(pipeline, state, set_ or [])
+    except TidegateError as exc:
+        raise fail(exc) from exc
+    err.print(
+        f"serving http://{host}:{port}/metrics from {store.shown_url} (Ctrl-C stops)",
+        highlight=False,
+    )
+    try:
+        serve_metrics(store, host=host, port=port)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise fail(
+            ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                hint="pick a free port with --port",
+            )
+        ) from exc
+    finally:
+        store.close()
 
 
 @app.command(epilog="Exit codes: 0 healthy · 1 a check failed · 2 usage or configuration error.")

@@ -5,6 +5,19 @@ SQLite at ``.tidegate/state.db`` beside the pipeline by default, any SQLAlchemy 
 """
 
 from tidegate.state.recorder import StateRecorder
-from tidegate.state.store import RunDetail, RunRow, StateStore, default_state_url
+from tidegate.state.store import (
+    PipelineSummary,
+    RunDetail,
+    RunRow,
+    StateStore,
+    default_state_url,
+)
 
-__all__ = ["RunDetail", "RunRow", "StateRecorder", "StateStore", "default_state_url"]
+__all__ = [
+    "PipelineSummary",
+    "RunDetail",
+    "RunRow",
+    "StateRecorder",
+    "StateStore",
+    "default_state_url",
+]

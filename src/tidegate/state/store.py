@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REGRESSION_METRICS",
+    "PipelineSummary",
     "RunDetail",
     "RunRow",
     "StateStore",
@@ -106,6 +107,22 @@ class RunDetail:
             "columns": self.columns,
             "regressions": self.regressions,
         }
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineSummary:
+    """A pipeline as its history tells it, for ``/metrics`` and the dashboard."""
+
+    pipeline: str
+    last_status: str
+    last_started_at: datetime
+    last_seconds: float | None
+    last_rows_read: int | None
+    last_rows_written: int | None
+    last_rows_rejected: int | None
+    last_quality_score: float | None
+    last_success_at: datetime | None
+    runs: dict[str, int]
 
 
 class StateStore:
@@ -231,6 +248,44 @@ class StateStore:
             columns=columns,
             regressions=regressions,
         )
+
+    def pipelines(self) -> list[PipelineSummary]:
+        """Per pipeline: its latest run, when it last succeeded, and its runs by status."""
+        latest = (
+            sa.select(RUNS.c.pipeline, sa.func.max(RUNS.c.run_id).label("run_id"))
+            .group_by(RUNS.c.pipeline)
+            .subquery()
+        )
+        last_runs = sa.select(RUNS).join(latest, RUNS.c.run_id == latest.c.run_id)
+        successes = (
+            sa.select(RUNS.c.pipeline, sa.func.max(RUNS.c.finished_at).label("finished_at"))
+            .where(RUNS.c.status == "succeeded")
+            .group_by(RUNS.c.pipeline)
+        )
+        counts = sa.select(RUNS.c.pipeline, RUNS.c.status, sa.func.count()).group_by(
+            RUNS.c.pipeline, RUNS.c.status
+        )
+        with self._connection("reading the pipelines") as connection:
+            last = {row["pipeline"]: row for row in connection.execute(last_runs).mappings()}
+            succeeded = dict(connection.execute(successes).tuples().all())
+            by_status: dict[str, dict[str, int]] = {}
+            for pipeline, status, count in connection.execute(counts).tuples():
+                by_status.setdefault(pipeline, {})[status] = count
+        return [
+            PipelineSummary(
+                pipeline=name,
+                last_status=row["status"],
+                last_started_at=_utc(row["started_at"]),
+                last_seconds=row["seconds"],
+                last_rows_read=row["rows_read"],
+                last_rows_written=row["rows_written"],
+                last_rows_rejected=row["rows_rejected"],
+                last_quality_score=row["quality_score"],
+                last_success_at=_utc(succeeded[name]) if succeeded.get(name) else None,
+                runs=by_status.get(name, {}),
+            )
+            for name, row in sorted(last.items())
+        ]
 
     def baseline(self, pipeline: str, *, runs: int, before: str) -> list[dict[str, float]]:
         """Duration, rows and throughput of the last ``runs`` successful runs before run
