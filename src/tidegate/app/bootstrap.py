@@ -360,6 +360,7 @@ def secret_values(spec: PipelineSpec) -> Iterator[str]:
         yield from _secrets_in(plugin.settings)
     yield from _secrets_in(spec.quality)
     yield from _secrets_in(spec.governance)
+    yield from _secrets_in(spec.observability)
 
 
 def _secrets_in(value: Any) -> Iterator[str]:
@@ -395,7 +396,14 @@ def run_pipeline(
     """
     spec = load(path, overrides=overrides)
     redactor = SecretRedactor(secret_values(spec))
-    configure_logging(log_level or spec.logging.level, log_format or spec.logging.format, redactor)
+    extra = []
+    if spec.observability.opentelemetry is not None:
+        from tidegate.observability.tracing import trace_ids  # noqa: PLC0415 - only with tracing
+
+        extra.append(trace_ids)
+    configure_logging(
+        log_level or spec.logging.level, log_format or spec.logging.format, redactor, extra
+    )
     pipeline = build(spec, profile=profile)
     pipeline.listeners = [LoggingListener(), *listeners]
     return pipeline.run(run_id=run_id, on_unfinished=on_unfinished)

@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from structlog.typing import Processor
+
     from tidegate.observability.logging import SecretRedactor
 
 __all__ = ["LEVELS", "configure_logging", "redact"]
@@ -36,11 +40,17 @@ def _current_stderr(*_: Any) -> structlog.PrintLogger:
     return structlog.PrintLogger(sys.stderr)
 
 
-def configure_logging(level: str, fmt: str, redactor: SecretRedactor | None = None) -> None:
+def configure_logging(
+    level: str,
+    fmt: str,
+    redactor: SecretRedactor | None = None,
+    extra: Sequence[Processor] = (),
+) -> None:
     """Route structlog (and stdlib logging from libraries) to stderr at ``level`` in ``fmt``.
 
     ``redactor`` masks the run's secrets in log lines and in ``redact``; commands that hold no
-    secrets may leave it out.
+    secrets may leave it out. ``extra`` processors add fields to every line (trace ids) before
+    the redactor and the renderer see it.
     """
     stream = sys.stderr
     if fmt == "auto":
@@ -58,6 +68,7 @@ def configure_logging(level: str, fmt: str, redactor: SecretRedactor | None = No
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            *extra,
             *([redactor] if redactor else []),
             renderer,
         ],

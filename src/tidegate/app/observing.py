@@ -7,20 +7,24 @@ exporters handle ``RunFinished``.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 from typing import TYPE_CHECKING
 
 import structlog
+from pydantic import BaseModel, SecretStr
 
 from tidegate.errors import TidegateError
 from tidegate.observability.performance import RunMeter
 from tidegate.state import StateStore, default_state_url
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from tidegate.events import EventBus, Listener
     from tidegate.spec import PipelineSpec
 
-__all__ = ["observers", "spec_hash", "state_url"]
+__all__ = ["exporters", "observers", "spec_hash", "state_url"]
 
 _log = structlog.get_logger(__name__)
 
@@ -37,8 +41,68 @@ def spec_hash(spec: PipelineSpec) -> str:
     return hashlib.sha256(document.encode("utf-8")).hexdigest()
 
 
+_SHARED: dict[str, Listener] = {}
+"""Exporters live as long as the process: their failures are logged once, their retries go on
+in the background after a run, and they are closed (bounded by their timeouts) at exit."""
+
+
+def _shared(key: str, make: Callable[[], Listener], close: Callable[[Listener], None]) -> Listener:
+    if key not in _SHARED:
+        listener = _SHARED[key] = make()
+        atexit.register(close, listener)
+    return _SHARED[key]
+
+
+def _key(kind: str, settings: BaseModel) -> str:
+    """The identity of an exporter's settings, secrets included (hashed, never kept)."""
+    secrets = "".join(_secret_values(settings))
+    digest = hashlib.sha256((settings.model_dump_json() + secrets).encode("utf-8")).hexdigest()
+    return f"{kind}:{digest}"
+
+
+def _secret_values(value: object) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secret_values(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secret_values(item)
+
+
+def exporters(spec: PipelineSpec) -> list[Listener]:
+    """The Prometheus and OpenTelemetry listeners the spec asks for, one per process each."""
+    settings = spec.observability
+    found: list[Listener] = []
+    if settings.prometheus is not None:
+        prometheus = settings.prometheus
+        from tidegate.observability.prometheus import PrometheusListener  # noqa: PLC0415
+
+        found.append(
+            _shared(
+                _key(f"prometheus:{spec.base_dir}", prometheus),
+                lambda: PrometheusListener(prometheus, base_dir=spec.base_dir),
+                lambda listener: listener.close(),  # type: ignore[attr-defined]
+            )
+        )
+    if settings.opentelemetry is not None:
+        telemetry = settings.opentelemetry
+        from tidegate.observability.tracing import OpenTelemetryListener  # noqa: PLC0415
+
+        found.append(
+            _shared(
+                _key("opentelemetry", telemetry),
+                lambda: OpenTelemetryListener(telemetry),
+                lambda listener: listener.shutdown(),  # type: ignore[attr-defined]
+            )
+        )
+    return found
+
+
 def observers(spec: PipelineSpec, *, bus: EventBus, profile: str | None) -> list[Listener]:
-    """The listeners the spec's observability section asks for, meter first."""
+    """The listeners the spec's observability section asks for: the meter first, then the
+    recorder (its regressions reach the exporters before they push), then the exporters."""
     settings = spec.observability
     meter = RunMeter(settings.energy)
     found: list[Listener] = [meter]
@@ -64,4 +128,4 @@ def observers(spec: PipelineSpec, *, bus: EventBus, profile: str | None) -> list
                     figures=figures,
                 )
             )
-    return found
+    return [*found, *exporters(spec)]
