@@ -236,3 +236,16 @@ def test_timestamps_keep_their_order(store: StateStore) -> None:
         base + timedelta(minutes=5),
         base,
     ]
+
+
+def test_head_names_the_newest_migration() -> None:
+    from importlib.resources import files  # noqa: PLC0415
+
+    from alembic.config import Config  # noqa: PLC0415
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    from tidegate.state.tables import HEAD  # noqa: PLC0415
+
+    config = Config()
+    config.set_main_option("script_location", str(files("tidegate.state").joinpath("migrations")))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD

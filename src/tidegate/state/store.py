@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import structlog
-from alembic import command
-from alembic.config import Config
 
 from tidegate.errors import ConfigError, DependencyError
 from tidegate.state.tables import (
     CLASSIFICATIONS,
+    HEAD,
     QUALITY,
     REGRESSIONS,
     RUNS,
     STEPS,
+    VERSION_TABLE,
 )
 
 if TYPE_CHECKING:
@@ -146,7 +146,16 @@ class StateStore:
         return store
 
     def migrate(self) -> None:
-        """Apply every migration not applied yet (Alembic ``upgrade head``)."""
+        """Apply every migration not applied yet (Alembic ``upgrade head``).
+
+        A store already at ``HEAD`` is left alone without loading Alembic, which would cost
+        every run a tenth of a second for nothing.
+        """
+        if self._revision() == HEAD:
+            return
+        from alembic import command  # noqa: PLC0415 - only when the schema must change
+        from alembic.config import Config  # noqa: PLC0415
+
         config = Config()
         config.set_main_option(
             "script_location", str(files("tidegate.state").joinpath("migrations"))
@@ -154,6 +163,14 @@ class StateStore:
         with self._connection("migrating") as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def _revision(self) -> str | None:
+        """The schema revision the store is at; None for a new (or foreign) database."""
+        with self._connection("reading the schema version") as connection:
+            if not sa.inspect(connection).has_table(VERSION_TABLE):
+                return None
+            found = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))
+            return found.scalar_one_or_none()
 
     def close(self) -> None:
         """Release the connections."""

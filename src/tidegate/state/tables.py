@@ -25,6 +25,7 @@ from sqlalchemy import (
 
 __all__ = [
     "CLASSIFICATIONS",
+    "HEAD",
     "METADATA",
     "QUALITY",
     "REGRESSIONS",
@@ -37,6 +38,9 @@ METADATA = MetaData()
 
 VERSION_TABLE = "tidegate_state_version"
 """Alembic's version table, named so it cannot clash with a user's own Alembic history."""
+
+HEAD = "0001"
+"""The newest migration's revision: a store at it needs no migration (a test keeps it true)."""
 
 RUNS = Table(
     "tidegate_runs",
