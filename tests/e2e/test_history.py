@@ -108,3 +108,16 @@ def test_no_history_here_says_where_to_look(tmp_path: Path, cli: Cli) -> None:
     assert done.returncode == 2
     assert "no run history at" in done.stderr
     assert "tidegate runs pipeline.yaml" in done.stderr
+
+
+def test_a_state_store_that_is_down_does_not_stop_the_run(tmp_path: Path, cli: Cli) -> None:
+    _data(tmp_path, rows=100)
+    url = "postgresql+psycopg://tidegate:SENTINEL-pw@127.0.0.1:1/history"
+    (tmp_path / "pipeline.yaml").write_text(
+        PIPELINE + f"observability:\n  state: {{url: '{url}'}}\n", encoding="utf-8"
+    )
+    done = cli("run", "pipeline.yaml")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows_written"] == 100
+    assert done.stderr.count("state_store_unavailable") == 1
+    assert "SENTINEL-pw" not in done.stdout + done.stderr

@@ -92,6 +92,7 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
         f"  {prog} quarantine list {spec}      # what was rejected, by rule\n"
         f"  {prog} quarantine show {spec} --limit 5\n"
         f"  {prog} run {spec} --profile prod   # stricter thresholds\n"
+        f"  {prog} runs {spec}           # run history; then `{prog} show RUN_ID {spec}`\n"
         f"  {prog} classify {spec}       # what governance finds and requires, per column\n"
         f"  {prog} decrypt {spec} --column national_id --limit 3   # authorized use only\n"
         f"  {prog} profile {_shown(files.customers)} --rows 20000   # statistics, rule ideas\n"
