@@ -23,12 +23,15 @@ __all__ = [
     "BatchCommitted",
     "BatchRead",
     "BatchWritten",
+    "BreakerChanged",
     "ColumnsClassified",
     "Event",
     "EventBus",
+    "FaultInjected",
     "Listener",
     "PreflightChecked",
     "QualityMeasured",
+    "RetryAttempted",
     "RowsRejected",
     "RunFinished",
     "RunRegressed",
@@ -177,6 +180,44 @@ class RunRegressed(Event):
     stddev: float
     sigmas: float
     runs: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryAttempted(Event):
+    """A call (or the run's load from its last checkpoint) failed retryably and is tried again.
+
+    ``operation`` is what is retried (``rest``, ``load``), ``target`` the system called,
+    ``attempt`` the number of the attempt that failed (from 1), ``delay`` the seconds waited
+    before the next one, ``error_kind`` the failure's kind; the message is not carried.
+    """
+
+    operation: str
+    target: str
+    attempt: int
+    delay: float
+    error_kind: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BreakerChanged(Event):
+    """A circuit breaker on ``target`` moved from ``previous`` to ``state`` (closed, open,
+    half_open); ``failing_since`` and ``next_probe_at`` are set while it is open."""
+
+    target: str
+    state: str
+    previous: str
+    failure_rate: float
+    failing_since: datetime | None = None
+    next_probe_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaultInjected(Event):
+    """Fault injection made ``fault`` happen at ``point`` of batch ``batch``."""
+
+    point: str
+    batch: int
+    fault: str
 
 
 @dataclass(frozen=True, kw_only=True)

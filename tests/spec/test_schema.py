@@ -57,6 +57,8 @@ def test_schema_top_level_describes_the_file_not_the_loader(registry: Registry) 
         "quality",
         "governance",
         "observability",
+        "resilience",
+        "faults",
     }
     assert schema["required"] == ["name", "source", "destination"]
     assert schema["additionalProperties"] is False

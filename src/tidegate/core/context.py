@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from uuid6 import uuid7
 
+from tidegate.core.protocols import CallPolicy, DirectCalls, FaultPoints, NoFaults
+
 if TYPE_CHECKING:
     from tidegate.events import Event, EventBus
 
@@ -36,7 +38,9 @@ class RunContext:
     """Per-run facts handed to every source, step and destination.
 
     ``base_dir`` is the folder of the pipeline file: relative paths in settings resolve
-    against it, not against the process's working directory.
+    against it, not against the process's working directory. ``calls`` is the retry and
+    circuit-breaker policy for calls to other systems; ``faults`` the fault injection points
+    (both do nothing unless the pipeline configures them).
     """
 
     run_id: str
@@ -44,6 +48,8 @@ class RunContext:
     bus: EventBus
     base_dir: Path = field(default_factory=Path.cwd)
     batch: BatchCursor = field(default_factory=BatchCursor)
+    calls: CallPolicy = field(default_factory=DirectCalls)
+    faults: FaultPoints = field(default_factory=NoFaults)
 
     def resolve(self, path: str | Path) -> Path:
         """Resolve a path from the settings against the pipeline's folder."""

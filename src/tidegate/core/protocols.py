@@ -10,24 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     import pyarrow as pa
 
     from tidegate.core.context import RunContext
 
 __all__ = [
+    "FAULT_POINTS",
     "QUARANTINE_COLUMNS",
     "QUARANTINE_SUFFIX",
     "REASON_COLUMN",
     "ROW_COLUMN",
     "RULES_COLUMN",
+    "CallPolicy",
     "Checkpoint",
     "Destination",
+    "DirectCalls",
+    "FaultPoints",
     "Finishing",
+    "NoFaults",
     "Position",
     "ProtectsQuarantine",
     "Quarantines",
@@ -39,6 +44,8 @@ __all__ = [
     "Step",
     "StepResult",
 ]
+
+T = TypeVar("T")
 
 Position = Mapping[str, Any]
 """Where a source stands after a batch, as JSON-serialisable values (row count, cursor, …)."""
@@ -258,3 +265,44 @@ class RowsRead(Protocol):
     ) -> pa.Table:
         """Up to ``limit`` rows of the target (every column when ``columns`` is None); an empty
         table when the target does not exist."""
+
+
+@runtime_checkable
+class CallPolicy(Protocol):
+    """How a plugin calls something outside the process (an HTTP API, a database).
+
+    ``operation`` names the kind of call (``rest``, ``source_read``) and ``target`` the system
+    (an API's host), so retries and circuit breakers are configured per operation and kept per
+    target. The policy runs ``fn``, may run it again, and raises the last ``TidegateError``.
+    """
+
+    def call(self, operation: str, fn: Callable[[], T], *, target: str) -> T:
+        """``fn()``, under the policy for ``operation`` on ``target``."""
+
+
+class DirectCalls:
+    """The policy of a context nobody configured: call once, no retry, no breaker."""
+
+    def call(self, operation: str, fn: Callable[[], T], *, target: str) -> T:
+        """``fn()``."""
+        return fn()
+
+
+FAULT_POINTS = ("mid_batch", "before_commit", "after_commit")
+"""Named points of a batch's life where faults can be injected (besides ``step:<name>``)."""
+
+
+@runtime_checkable
+class FaultPoints(Protocol):
+    """Where the runner offers fault injection: a no-op unless faults are configured."""
+
+    def reached(self, point: str, *, batch: int) -> None:
+        """The run is at ``point`` (``mid_batch``, ``before_commit``, ``after_commit`` or
+        ``step:<name>``) of batch ``batch``: raise, sleep or kill here when told to."""
+
+
+class NoFaults:
+    """No fault injection: every point passes."""
+
+    def reached(self, point: str, *, batch: int) -> None:
+        """Nothing happens."""

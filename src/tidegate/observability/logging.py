@@ -17,12 +17,16 @@ from tidegate.events import (
     BatchCommitted,
     BatchRead,
     BatchWritten,
+    BreakerChanged,
     ColumnsClassified,
     Event,
+    FaultInjected,
     PreflightChecked,
     QualityMeasured,
+    RetryAttempted,
     RowsRejected,
     RunFinished,
+    RunRegressed,
     RunResumed,
     RunStarted,
     StepFinished,
@@ -112,6 +116,47 @@ def _classified(e: ColumnsClassified) -> Line:
     return ("error" if e.blocked else "info"), "columns_classified", fields
 
 
+def _retry(e: RetryAttempted) -> Line:
+    fields = {
+        "operation": e.operation,
+        "target": e.target,
+        "attempt": e.attempt,
+        "delay": round(e.delay, 3),
+        "error_kind": e.error_kind,
+    }
+    return "warning", "retry_attempted", fields
+
+
+def _breaker(e: BreakerChanged) -> Line:
+    fields: dict[str, Any] = {
+        "target": e.target,
+        "state": e.state,
+        "previous": e.previous,
+        "failure_rate": round(e.failure_rate, 3),
+    }
+    if e.failing_since is not None:
+        fields["failing_since"] = e.failing_since.isoformat()
+    if e.next_probe_at is not None:
+        fields["next_probe_at"] = e.next_probe_at.isoformat()
+    return ("warning" if e.state != "closed" else "info"), "breaker_changed", fields
+
+
+def _fault(e: FaultInjected) -> Line:
+    return "warning", "fault_injected", {"point": e.point, "batch": e.batch, "fault": e.fault}
+
+
+def _regressed(e: RunRegressed) -> Line:
+    fields = {
+        "metric": e.metric,
+        "value": round(e.value, 3),
+        "mean": round(e.mean, 3),
+        "stddev": round(e.stddev, 3),
+        "sigmas": round(e.sigmas, 2),
+        "runs": e.runs,
+    }
+    return "warning", "run_regressed", fields
+
+
 def _written(e: BatchWritten) -> Line:
     return "debug", "batch_written", {"batch": e.batch, "rows": e.rows}
 
@@ -142,6 +187,10 @@ _LINES: dict[type[Event], Callable[[Any], Line]] = {
     StepFinished: _step,
     QualityMeasured: _quality,
     ColumnsClassified: _classified,
+    RetryAttempted: _retry,
+    BreakerChanged: _breaker,
+    FaultInjected: _fault,
+    RunRegressed: _regressed,
     RowsRejected: _rejected,
     BatchWritten: _written,
     BatchCommitted: _committed,

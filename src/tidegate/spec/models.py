@@ -18,6 +18,7 @@ from tidegate.errors import Problem
 from tidegate.spec.governance import GovernanceSpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.observability import ObservabilitySpec
 from tidegate.spec.quality import QualitySpec  # noqa: TC001 - needed at runtime by pydantic
+from tidegate.spec.resilience import FaultsSpec, ResilienceSpec
 from tidegate.spec.settings import PluginSettings  # noqa: TC001 - needed at runtime by pydantic
 
 __all__ = [
@@ -114,6 +115,14 @@ class PipelineSpec(BaseModel):
     observability: ObservabilitySpec = Field(
         default_factory=ObservabilitySpec,
         description="Run history, regression baseline, Prometheus, OpenTelemetry, energy.",
+    )
+    resilience: ResilienceSpec = Field(
+        default_factory=ResilienceSpec,
+        description="Retries of REST calls, source reads and commits; circuit breakers.",
+    )
+    faults: FaultsSpec = Field(
+        default_factory=FaultsSpec,
+        description="Fault injection for testing resilience; off unless faults are listed.",
     )
     file: Path = Field(description="The pipeline file, absolute (set by the loader).")
     base_dir: Path = Field(
