@@ -7,12 +7,14 @@ variables and knows no concrete source, step, destination or listener.
 from tidegate.core.context import BatchCursor, RunContext, new_run_id
 from tidegate.core.health import Check, HealthChecked, timed
 from tidegate.core.protocols import (
+    CallPolicy,
     Checkpoint,
     Destination,
     Finishing,
     Position,
     ProtectsQuarantine,
     Quarantines,
+    Recovery,
     RowsRead,
     SchemaPeeked,
     Source,
@@ -25,6 +27,7 @@ from tidegate.core.runner import OnUnfinished, Runner, RunResult
 
 __all__ = [
     "BatchCursor",
+    "CallPolicy",
     "Check",
     "Checkpoint",
     "Destination",
@@ -34,6 +37,7 @@ __all__ = [
     "Position",
     "ProtectsQuarantine",
     "Quarantines",
+    "Recovery",
     "Registry",
     "RowsRead",
     "RunContext",

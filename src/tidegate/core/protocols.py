@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from tidegate.core.context import RunContext
+    from tidegate.errors import TidegateError
 
 __all__ = [
     "FAULT_POINTS",
@@ -36,6 +37,7 @@ __all__ = [
     "Position",
     "ProtectsQuarantine",
     "Quarantines",
+    "Recovery",
     "ResumeChecked",
     "RowsRead",
     "SchemaPeeked",
@@ -306,3 +308,12 @@ class NoFaults:
 
     def reached(self, point: str, *, batch: int) -> None:
         """Nothing happens."""
+
+
+@runtime_checkable
+class Recovery(Protocol):
+    """Whether, and after how long, a load that failed continues after its last checkpoint."""
+
+    def delay(self, error: TidegateError, attempt: int, elapsed: float) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or None to fail the run with
+        ``error``; ``elapsed`` is the seconds since the run started."""

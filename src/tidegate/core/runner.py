@@ -43,6 +43,7 @@ from tidegate.events import (
     BatchRead,
     BatchWritten,
     PreflightChecked,
+    RetryAttempted,
     RowsRejected,
     RunFinished,
     RunResumed,
@@ -51,10 +52,10 @@ from tidegate.events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from tidegate.core.context import RunContext
-    from tidegate.core.protocols import Destination, Position, Source, Step
+    from tidegate.core.protocols import Destination, Position, Recovery, Source, Step
 
 __all__ = ["OnUnfinished", "RunResult", "Runner"]
 
@@ -96,6 +97,8 @@ class Runner:
         on_unfinished: OnUnfinished = "refuse",
         preflight: bool = True,
         min_batch_rows: int = 0,
+        recovery: Recovery | None = None,
+        fresh_steps: Callable[[], Sequence[Step]] | None = None,
     ) -> None:
         self.source = source
         self.steps = tuple(steps)
@@ -104,7 +107,10 @@ class Runner:
         self.on_unfinished = on_unfinished
         self.preflight = preflight
         self.min_batch_rows = min_batch_rows
+        self.recovery = recovery
+        self.fresh_steps = fresh_steps
         self._counts: Counter[str] = Counter()
+        self._committed: Counter[str] = Counter()
         self._resumed_from: str | None = None
 
     def run(self) -> RunResult:
@@ -113,7 +119,16 @@ class Runner:
         started = time.perf_counter()
         error: TidegateError | None = None
         try:
-            self._transfer()
+            ctx.emit(
+                RunStarted(
+                    run_id=ctx.run_id,
+                    pipeline=ctx.pipeline,
+                    source=self.source.describe(),
+                    destination=self.destination.describe(),
+                    steps=tuple(step.name for step in self.steps),
+                )
+            )
+            self._recovering(started)
         except TidegateError as exc:
             error = exc
         except Exception as exc:
@@ -148,19 +163,48 @@ class Runner:
         )
         return result
 
+    def _recovering(self, started: float) -> None:
+        """Load; after a retryable failure, wait as the recovery policy says and continue
+        after the last committed checkpoint, so nothing committed is loaded twice."""
+        attempt = 0
+        while True:
+            try:
+                self._transfer()
+                return
+            except TidegateError as exc:
+                attempt += 1
+                kind = str(exc.kind)
+                wait = (
+                    None
+                    if self.recovery is None
+                    else self.recovery.delay(exc, attempt, time.perf_counter() - started)
+                )
+                if wait is None:
+                    raise
+            self.ctx.emit(
+                RetryAttempted(
+                    run_id=self.ctx.run_id,
+                    pipeline=self.ctx.pipeline,
+                    operation="load",
+                    target=self.destination.describe(),
+                    attempt=attempt,
+                    delay=wait,
+                    error_kind=kind,
+                )
+            )
+            time.sleep(wait)
+            # What was not committed is read, transformed and written again: counts and the
+            # steps' run-wide state (unique keys seen) go back to the last commit.
+            self._counts = Counter(self._committed)
+            if self.fresh_steps is not None:
+                self.steps = tuple(self.fresh_steps())
+            self.on_unfinished = "resume"
+            self.preflight = False
+
     def _transfer(self) -> None:
         ctx = self.ctx
         destination = self.destination
         try:
-            ctx.emit(
-                RunStarted(
-                    run_id=ctx.run_id,
-                    pipeline=ctx.pipeline,
-                    source=self.source.describe(),
-                    destination=destination.describe(),
-                    steps=tuple(step.name for step in self.steps),
-                )
-            )
             if self.preflight:
                 self._preflight()
             last = destination.open(ctx)
@@ -169,7 +213,7 @@ class Runner:
                 return
             begin = self._begin_after(last)
             destination.start(resume=begin is not None)
-            if begin is not None:
+            if begin is not None and begin.run_id != ctx.run_id:  # not this run's own retry
                 self._resumed_from = begin.run_id
                 ctx.emit(
                     RunResumed(
@@ -200,25 +244,7 @@ class Runner:
                 consumed += batch.num_rows
                 position = dict(item.position)
                 self._one_batch(number, batch, item.rejected, position, waited=waited)
-                checkpoint = Checkpoint(
-                    pipeline=ctx.pipeline,
-                    run_id=ctx.run_id,
-                    batch=number,
-                    rows=consumed,
-                    position=position,
-                )
-                began = time.perf_counter()
-                if destination.commit(checkpoint):
-                    ctx.emit(
-                        BatchCommitted(
-                            run_id=ctx.run_id,
-                            pipeline=ctx.pipeline,
-                            batch=number,
-                            rows=consumed,
-                            position=position,
-                            seconds=time.perf_counter() - began,
-                        )
-                    )
+                self._commit(number, consumed, position)
                 idle_since = time.perf_counter()
             if skip:
                 raise DataError(
@@ -245,6 +271,32 @@ class Runner:
             raise
         finally:
             destination.close()
+
+    def _commit(self, number: int, consumed: int, position: Position) -> None:
+        """Hand batch ``number``'s checkpoint to the destination; note what it made durable."""
+        ctx = self.ctx
+        checkpoint = Checkpoint(
+            pipeline=ctx.pipeline,
+            run_id=ctx.run_id,
+            batch=number,
+            rows=consumed,
+            position=position,
+        )
+        ctx.faults.reached("before_commit", batch=number)
+        began = time.perf_counter()
+        if self.destination.commit(checkpoint):
+            self._committed = Counter(self._counts)
+            ctx.faults.reached("after_commit", batch=number)
+            ctx.emit(
+                BatchCommitted(
+                    run_id=ctx.run_id,
+                    pipeline=ctx.pipeline,
+                    batch=number,
+                    rows=consumed,
+                    position=position,
+                    seconds=time.perf_counter() - began,
+                )
+            )
 
     def _preflight(self) -> None:
         """Run the source's and destination's health checks; the first failure stops the run."""
@@ -330,6 +382,7 @@ class Runner:
         if rejected is not None and rejected.num_rows:
             self._reject("source", number, rejected)
         batch = self._apply_steps(batch, number)
+        self.ctx.faults.reached("mid_batch", batch=number)
         if batch.num_rows == 0:
             return
         began = time.perf_counter()
@@ -350,6 +403,7 @@ class Runner:
             began = time.perf_counter()
             try:
                 with structlog.contextvars.bound_contextvars(step=step.name, batch=number):
+                    self.ctx.faults.reached(f"step:{step.name}", batch=number)
                     output = step.process(batch, self.ctx)
             except TidegateError as exc:
                 exc.location = exc.location or f"step {step.name!r}, batch {number}"
