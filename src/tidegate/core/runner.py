@@ -198,7 +198,6 @@ class Runner:
             self._counts = Counter(self._committed)
             if self.fresh_steps is not None:
                 self.steps = tuple(self.fresh_steps())
-            self.on_unfinished = "resume"
             self.preflight = False
 
     def _transfer(self) -> None:
@@ -342,7 +341,13 @@ class Runner:
         )
 
     def _begin_after(self, last: Checkpoint | None) -> Checkpoint | None:
-        """The checkpoint to continue after, or None to start from the source's first row."""
+        """The checkpoint to continue after, or None to start from the source's first row.
+
+        This run's own checkpoint (it is being retried) is always continued after; another
+        run's is handled as ``on_unfinished`` says.
+        """
+        if last is not None and not last.finished and last.run_id == self.ctx.run_id:
+            return last
         if last is None or last.finished or self.on_unfinished == "fresh":
             return None
         if self.on_unfinished == "resume":
