@@ -207,7 +207,11 @@ class Runner:
             if self.preflight:
                 self._preflight()
             last = destination.open(ctx)
-            if last is not None and last.finished and self.on_unfinished == "resume":
+            if (
+                last is not None
+                and last.finished
+                and (self.on_unfinished == "resume" or last.run_id == ctx.run_id)
+            ):
                 self._nothing_to_resume(last)
                 return
             begin = self._begin_after(last)
