@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -262,7 +264,7 @@ class RestSource:
     def read(self, ctx: RunContext) -> Iterator[SourceBatch]:
         self._schema = None
         with self._client() as client:
-            yield from self._pages(client)
+            yield from self._pages(client, ctx)
 
     def _client(self) -> httpx.Client:
         """A client sending the headers and the auth token, with the timeout."""
@@ -293,7 +295,24 @@ class RestSource:
         elapsed = round(response.elapsed.total_seconds() * 1000)
         return f"HTTP {response.status_code} in {elapsed} ms"
 
-    def _pages(self, client: httpx.Client) -> Iterator[SourceBatch]:
+    def _fetch(
+        self, client: httpx.Client, url: str, params: dict[str, Any], *, page: int, ctx: RunContext
+    ) -> tuple[httpx.Response, Any]:
+        """One page and its JSON body, under the run's retry policy and the API's breaker.
+
+        The body is read inside the retried call: a response cut short in transit is a
+        transport failure, retried like a dropped connection.
+        """
+
+        def once() -> tuple[httpx.Response, Any]:
+            response = self._request(client, url, params, page=page)
+            return response, self._json(
+                response, f"{safe_url(str(response.request.url))} (page {page})"
+            )
+
+        return ctx.calls.call("rest", once, target=urlsplit(url).hostname or safe_url(url))
+
+    def _pages(self, client: httpx.Client, ctx: RunContext) -> Iterator[SourceBatch]:
         s = self.settings
         pager = _Pager(s)
         received, pages = 0, 0
@@ -307,10 +326,9 @@ class RestSource:
                     hint="raise max_pages if the API really has more pages; otherwise check "
                     "the pagination settings",
                 )
-            response = self._request(client, pager.url, pager.params(), page=pages + 1)
+            response, body = self._fetch(client, pager.url, pager.params(), page=pages + 1, ctx=ctx)
             pages += 1
             where = f"{safe_url(str(response.request.url))} (page {pages})"
-            body = self._json(response, where)
             records = self._records(body, where)
             if s.total_path and total is None:
                 total = self._total(body, where)
@@ -381,12 +399,14 @@ class RestSource:
                 hint="check auth_token (is it set, current, and allowed to read this "
                 "endpoint?), auth_header and auth_scheme",
             )
-        if code in (408, 429, 502, 503, 504):
-            return TransientError(
+        if code in (408, 425, 429, 502, 503, 504):
+            error = RateLimitedError(
                 detail,
                 location=where,
                 hint="the API is overloaded or rate limiting; retry later",
             )
+            error.retry_after = _retry_after(response.headers.get("retry-after"))
+            return error
         if code >= 500:
             return DependencyError(
                 detail, location=where, hint="the API failed; check its status and retry"
@@ -492,3 +512,26 @@ class RestSource:
             conform(b, declared=self._types, established=schema, location="") for b in batches
         ]
         return pa.Table.from_batches(aligned, schema=schema).combine_chunks().to_batches()[0]
+
+
+class RateLimitedError(TransientError):
+    """The API asked to come back later (408, 425, 429, 502-504), maybe saying when."""
+
+    retry_after: float | None = None
+    """Seconds the API's ``Retry-After`` asked to wait, when it said."""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: a number of seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
