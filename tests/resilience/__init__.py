@@ -1,0 +1,1 @@
+"""Tests of retries, circuit breakers and fault injection."""
