@@ -1,5 +1,5 @@
 """The ``tidegate`` command line: init, validate, run, runs, show, serve, health, profile,
-classify, quarantine, keys, decrypt, schema, demo.
+classify, quarantine, keys, breaker, decrypt, schema, demo.
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error. Human output goes to
 a terminal through rich; when stdout is not a terminal, ``run`` prints one JSON summary line
@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tidegate import __version__
+from tidegate.app.breaker_cli import breaker_app
 from tidegate.app.console import (
     EXIT_CODES,
     PipelineArg,
@@ -521,6 +522,7 @@ def demo(
 
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(keys_app, name="keys")
+app.add_typer(breaker_app, name="breaker")
 
 
 def main() -> None:

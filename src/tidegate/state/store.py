@@ -3,7 +3,8 @@
 SQLite gets WAL journaling and a busy timeout, so a dashboard can read while a run writes and
 two runs of different pipelines can record at once. Every write is one short transaction: a
 ``running`` row when a run starts, everything else when it ends; nothing is written per batch,
-so recording costs the data path nothing measurable.
+so recording costs the data path nothing measurable. Circuit breakers are one row per target,
+written when a breaker changes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import structlog
 
 from tidegate.errors import ConfigError, DependencyError
 from tidegate.state.tables import (
+    BREAKERS,
     CLASSIFICATIONS,
     HEAD,
     QUALITY,
@@ -329,6 +331,42 @@ class StateStore:
             for seconds, rows_read in rows
         ]
 
+    # -- circuit breakers ------------------------------------------------------------------
+
+    def load_breaker(self, target: str) -> dict[str, Any] | None:
+        """The stored breaker of ``target`` as a row of ``tidegate_breakers``, or None."""
+        query = sa.select(BREAKERS).where(BREAKERS.c.target == target)
+        with self._connection("reading a circuit breaker") as connection:
+            row = connection.execute(query).mappings().one_or_none()
+        return _breaker(row) if row is not None else None
+
+    def save_breaker(self, values: Mapping[str, Any]) -> None:
+        """Insert or replace the breaker of ``values["target"]`` (a ``tidegate_breakers`` row).
+
+        An upsert where the database has one (SQLite, PostgreSQL), so two processes saving the
+        same target at once cannot collide; elsewhere a delete and an insert in one transaction.
+        """
+        row = dict(values)
+        with self._connection("saving a circuit breaker") as connection:
+            upsert = _upsert(connection.dialect.name, row)
+            if upsert is not None:
+                connection.execute(upsert)
+                return
+            connection.execute(BREAKERS.delete().where(BREAKERS.c.target == row["target"]))
+            connection.execute(BREAKERS.insert().values(**row))
+
+    def breakers(self) -> list[dict[str, Any]]:
+        """Every stored breaker, by target."""
+        with self._connection("reading the circuit breakers") as connection:
+            rows = connection.execute(sa.select(BREAKERS).order_by(BREAKERS.c.target))
+            return [_breaker(row) for row in rows.mappings()]
+
+    def reset_breaker(self, target: str) -> bool:
+        """Forget the breaker of ``target``, so it starts closed; False when there was none."""
+        with self._connection("resetting a circuit breaker") as connection:
+            deleted = connection.execute(BREAKERS.delete().where(BREAKERS.c.target == target))
+        return deleted.rowcount > 0
+
     @contextmanager
     def _connection(self, action: str) -> Iterator[sa.Connection]:
         try:
@@ -381,6 +419,31 @@ def _rows(
         {k: _plain(v) for k, v in row.items() if k != "run_id"}
         for row in connection.execute(query).mappings()
     ]
+
+
+def _breaker(row: sa.RowMapping) -> dict[str, Any]:
+    return {k: _utc(v) if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def _upsert(dialect: str, row: Mapping[str, Any]) -> sa.Executable | None:
+    """An insert that replaces the row of the same target, on the dialects that have one."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415 - loaded
+
+        lite = sqlite_insert(BREAKERS).values(**row)
+        return lite.on_conflict_do_update(
+            index_elements=[BREAKERS.c.target],
+            set_={k: lite.excluded[k] for k in row if k != "target"},
+        )
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: PLC0415 - loaded
+
+        pg = pg_insert(BREAKERS).values(**row)
+        return pg.on_conflict_do_update(
+            index_elements=[BREAKERS.c.target],
+            set_={k: pg.excluded[k] for k in row if k != "target"},
+        )
+    return None
 
 
 def _plain(value: Any) -> Any:

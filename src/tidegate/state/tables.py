@@ -1,9 +1,9 @@
 """The state store's tables, as SQLAlchemy Core metadata (the migrations create the same).
 
-Runs are keyed by their UUIDv7 id, which sorts by start time. Figures that only the CLI and the
-dashboard read back whole (performance, energy) are kept as one JSON document per run, so adding
-a figure needs no migration; what is filtered or aggregated (status, pipeline, start, counts,
-score) has its own column.
+Runs are keyed by their UUIDv7 id, which sorts by start time; circuit breakers by their target.
+Figures that only the CLI and the dashboard read back whole (performance, energy) are kept as
+one JSON document per run, so adding a figure needs no migration; what is filtered or aggregated
+(status, pipeline, start, counts, score) has its own column.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "BREAKERS",
     "CLASSIFICATIONS",
     "HEAD",
     "METADATA",
@@ -39,7 +40,7 @@ METADATA = MetaData()
 VERSION_TABLE = "tidegate_state_version"
 """Alembic's version table, named so it cannot clash with a user's own Alembic history."""
 
-HEAD = "0001"
+HEAD = "0002"
 """The newest migration's revision: a store at it needs no migration (a test keeps it true)."""
 
 RUNS = Table(
@@ -118,3 +119,21 @@ REGRESSIONS = Table(
     Column("sigmas", Float, nullable=False),
     Column("runs", Integer, nullable=False),
 )
+
+BREAKERS = Table(
+    "tidegate_breakers",
+    METADATA,
+    Column("target", String(255), primary_key=True),
+    Column("state", String(20), nullable=False),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("next_probe_at", DateTime(timezone=True)),
+    Column("failures", Integer, nullable=False),
+    Column("calls", Integer, nullable=False),
+    Column("outcomes", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""One circuit breaker per target (an API's host), shared by every pipeline using the store.
+
+``outcomes`` is the breaker's sliding window, oldest first, ``1`` per successful and ``0`` per
+failed call; ``failures`` and ``calls`` are its counts, kept as columns for queries.
+"""

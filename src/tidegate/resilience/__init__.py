@@ -1,0 +1,1 @@
+"""Resilience: retries, circuit breakers and fault injection (DESIGN §4)."""
