@@ -75,14 +75,18 @@ def list_(
     if not records:
         out.print(f"no circuit breakers in {breakers.store.shown_url}", highlight=False)
         return
-    table = Table("target", "state", "failing since", "next probe", "failed calls")
+    # The target is what `breaker reset` takes: folded when too long, never cut short.
+    table = Table(box=None, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    table.add_column("target", overflow="fold")
+    for header in ("state", "failing since (UTC)", "next probe (UTC)", "failed"):
+        table.add_column(header, no_wrap=True)
     for record in records:
         table.add_row(
             escape(record.target),
             record.state,
             _shown(record.failing_since),
             _shown(record.next_probe_at),
-            f"{record.failures} of the last {record.calls}",
+            f"{record.failures}/{record.calls}",
         )
     out.print(table)
 
@@ -136,4 +140,4 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _shown(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
