@@ -22,13 +22,17 @@ from tests.chaos.servers import (
     truncated,
     unauthorized,
 )
-from tidegate.core import RunContext, new_run_id
-from tidegate.errors import TransientError
+from tidegate.app.bootstrap import build, load
+from tidegate.core import RunContext, Runner, new_run_id
+from tidegate.errors import DependencyError, TransientError
 from tidegate.events import EventBus
+from tidegate.resilience.faults import FaultInjector, parse_inject
 from tidegate.sources.rest import RestSettings, RestSource
+from tidegate.spec.resilience import FaultsSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
 
@@ -184,3 +188,45 @@ def test_refuse_new_connections_then_accept_again() -> None:
         with psycopg.connect(via(proxy), connect_timeout=5) as con:
             assert con.execute("SELECT 1").fetchone() == (1,)
         assert proxy.accepted == 2
+
+
+def test_a_load_through_the_proxy_fails_cleanly_when_it_drops_mid_load(
+    tmp_path: Path, postgres_database: Callable[[str], AbstractContextManager[str]]
+) -> None:
+    (tmp_path / "rows.csv").write_text(
+        "id,name\n" + "".join(f"{i},name-{i:06d}\n" for i in range(2_000))
+    )
+    with postgres_database("tidegate_proxy_") as url, TcpProxy() as proxy:
+        proxied = url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        (tmp_path / "pipeline.yaml").write_text(
+            "name: proxied\nbatch_rows: 0\n"
+            "source:\n  type: csv\n  path: rows.csv\n  block_size: 1024\n"
+            f"destination:\n  type: postgres\n  url: {proxied}\n  table: t\n"
+        )
+        built = build(load(tmp_path / "pipeline.yaml"))
+        faults = FaultsSpec(inject=parse_inject(["mid_batch:drop_connection@4"]))
+        context = RunContext(
+            run_id=new_run_id(),
+            pipeline="proxied",
+            bus=EventBus(),
+            base_dir=tmp_path,
+            faults=FaultInjector(faults, drop_connection=lambda: cut(proxy)),
+        )
+        result = Runner(
+            source=built.source,
+            steps=built.steps,
+            destination=built.destination,
+            context=context,
+            min_batch_rows=0,
+        ).run()
+        assert isinstance(result.error, DependencyError)
+        assert "lost the connection" in result.error.message
+        with psycopg.connect(url.replace("+psycopg", ""), connect_timeout=10) as con:
+            (count,) = con.execute("SELECT count(*) FROM t").fetchone() or (None,)
+            stored = con.execute("SELECT batch, rows FROM _tidegate_checkpoints ORDER BY batch")
+            assert [tuple(row) for row in stored.fetchall()][-1] == (3, count)
+
+
+def cut(proxy: TcpProxy) -> None:
+    """Drop the proxy's connections; there must have been one (the destination's)."""
+    assert proxy.drop() >= 1
