@@ -52,6 +52,7 @@ __all__ = [
     "INJECT_GRAMMAR",
     "FaultInjector",
     "check_allowed",
+    "describe",
     "drop_destination_connection",
     "parse_inject",
 ]
