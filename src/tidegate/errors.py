@@ -1,8 +1,9 @@
 """The one error root of Tidegate, grouped by how the caller should react.
 
-Every error carries a ``kind`` (what the caller should do about it), a ``severity`` and an
-actionable message that says what failed, where (file:line, row or key path) and how to fix it.
-Retry logic reads only the kind, never the message.
+Every error carries a ``kind`` (what the caller should do about it), a ``severity`` (by default
+the kind's, see ``default_severity``) and an actionable message that says what failed, where
+(file:line, row or key path) and how to fix it. Retry logic reads only the kind (``retryable``),
+never the message. ``tidegate.core.taxonomy`` maps driver and library exceptions to kinds.
 
     TidegateError                      kind        exit code of ``tidegate run``
     ├── ConfigError                    config      2  the pipeline or its settings are wrong
@@ -38,6 +39,7 @@ __all__ = [
     "TidegateError",
     "TransientError",
     "data_detail",
+    "default_severity",
     "shown_value",
     "values_hidden",
     "values_shown",
@@ -97,6 +99,25 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+_DEFAULT_SEVERITY = {
+    ErrorKind.TRANSIENT: Severity.WARNING,
+    ErrorKind.DATA: Severity.ERROR,
+    ErrorKind.CONFIG: Severity.ERROR,
+    ErrorKind.DEPENDENCY: Severity.ERROR,
+    ErrorKind.SECURITY: Severity.CRITICAL,
+    ErrorKind.INTERNAL: Severity.ERROR,
+}
+
+# DESIGN §4: only these kinds are retried; for ``dependency`` the circuit breaker decides.
+_RETRYABLE = frozenset({ErrorKind.TRANSIENT, ErrorKind.DEPENDENCY})
+
+
+def default_severity(kind: ErrorKind) -> Severity:
+    """The severity of an error of ``kind`` unless it says otherwise: a transient failure is a
+    warning until retries run out, a security refusal is critical, the rest are errors."""
+    return _DEFAULT_SEVERITY[kind]
+
+
 class TidegateError(Exception):
     """Base of every error Tidegate raises on purpose.
 
@@ -113,13 +134,20 @@ class TidegateError(Exception):
         *,
         location: str | None = None,
         hint: str | None = None,
-        severity: Severity = Severity.ERROR,
+        severity: Severity | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.location = location
         self.hint = hint
-        self.severity = severity
+        self.severity = severity if severity is not None else default_severity(self.kind)
+
+    @property
+    def retryable(self) -> bool:
+        """Whether retry logic may try the failed call again: ``transient`` errors always,
+        ``dependency`` errors only while the circuit breaker of that dependency is closed (the
+        breaker, not this flag, decides that part; an open breaker fails fast)."""
+        return self.kind in _RETRYABLE
 
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}" if self.location else self.message

@@ -486,6 +486,16 @@ def health(
 
 
 @app.command(epilog=EXIT_CODES)
+def errors(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the matrix as JSON.")] = False,
+) -> None:
+    """Print the error classification matrix: kinds, retries, severity, escalation, rules."""
+    from tidegate.app.errors_cli import errors_command  # noqa: PLC0415 - keeps --help fast
+
+    errors_command(as_json)
+
+
+@app.command(epilog=EXIT_CODES)
 def schema(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")

@@ -47,6 +47,7 @@ import structlog
 from pydantic import ConfigDict, Field, model_validator
 
 from tidegate.core.protocols import Checkpoint
+from tidegate.core.taxonomy import error_type, facts, rule_for
 from tidegate.destinations._lock_row import LOCK_TABLE, LockRow
 from tidegate.destinations._relational_health import (
     PROBE_PREFIX,
@@ -66,8 +67,8 @@ from tidegate.errors import (
     ConfigError,
     DataError,
     DependencyError,
+    ErrorKind,
     TidegateError,
-    TransientError,
     data_detail,
     values_shown,
 )
@@ -94,6 +95,16 @@ log = structlog.get_logger(__name__)
 CHECKPOINT_TABLE = "_tidegate_checkpoints"
 STAGING_PREFIX = "_tidegate_staging_"
 _ORDINAL = "__tidegate_ordinal"
+
+# How to fix a driver error of each kind (``_classify``); privileges and lost connections
+# get hints that name the schema or the database.
+_HINTS = {
+    ErrorKind.TRANSIENT: "another session holds a lock or the statement timed out; run again",
+    ErrorKind.DEPENDENCY: "check the database server or file and its disk",
+    ErrorKind.DATA: "clean or cast the offending values with a cast or sql step, or change the "
+    "table's column types",
+    ErrorKind.CONFIG: "check the table, schema, column names and types",
+}
 
 
 class RelationalSettings(PluginSettings):
@@ -502,56 +513,36 @@ class RelationalDestination(RelationalHealthChecks, RelationalQuarantine, Relati
             raise self._classify(exc, action) from exc
 
     def _classify(self, exc: Any, action: str) -> TidegateError:
-        """Translate a driver error into the Tidegate error kind the caller should react to."""
+        """Translate a driver error into the Tidegate error kind the caller should react to;
+        the kind comes from the classifier table (``tidegate.core.taxonomy``), the message and
+        hint from what this destination was doing."""
         orig = getattr(exc, "orig", exc)
-        message = f"{action} failed: {self._scrub(_first_line(orig))}"
+        rule = rule_for(exc)
+        first = self._scrub(_first_line(orig))
+        message = f"{action} failed: {first}"
         where = self._location()
-        sqlstate = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
-        text = str(orig).lower()
-        lost = getattr(exc, "connection_invalidated", False) or sqlstate.startswith(("08", "57P"))
-        if lost or "server closed the connection" in text or "connection is closed" in text:
+        if rule.kind is ErrorKind.DEPENDENCY and rule.topic == "connection":
             return DependencyError(
-                f"lost the connection to {self.safe_url} while {action}: "
-                f"{self._scrub(_first_line(orig))}",
+                f"lost the connection to {self.safe_url} while {action}: {first}",
                 location=where,
                 hint="the open transaction was rolled back; the checkpoint table holds what was "
                 "committed: run again with --resume once the database is back",
+                severity=rule.severity,
             )
-        if sqlstate == "42501" or "permission denied" in text or "readonly database" in text:
-            return ConfigError(
-                message,
-                location=where,
-                hint="grant the destination's user the right to create and write tables in "
+        if rule.kind is ErrorKind.DATA and not values_shown():
+            # a governed run: the driver's text may quote the value
+            message = (
+                f"{action} failed: {type(orig).__name__} "
+                f"(SQLSTATE {facts(exc).sqlstate or 'unknown'}; {data_detail('')})"
+            )
+        hint = _HINTS.get(rule.kind)
+        if rule.kind is ErrorKind.CONFIG and rule.topic in {"privilege", "credentials"}:
+            hint = (
+                "grant the destination's user the right to create and write tables in "
                 f"schema {self.schema or '(default)'} (e.g. GRANT CREATE, USAGE ON SCHEMA ...), "
-                "or create the table beforehand",
+                "or create the table beforehand"
             )
-        if sqlstate.startswith(("40", "55P")) or "database is locked" in text:
-            return TransientError(
-                message, location=where, hint="another session holds a lock; run again"
-            )
-        if sqlstate.startswith(("22", "23")) or type(orig).__name__ in {
-            "IntegrityError",
-            "DataError",
-        }:
-            if not values_shown():  # a governed run: the driver's text may quote the value
-                message = (
-                    f"{action} failed: {type(orig).__name__} (SQLSTATE {sqlstate or 'unknown'}; "
-                    f"{data_detail('')})"
-                )
-            return DataError(
-                message,
-                location=where,
-                hint="clean or cast the offending values with a cast or sql step, or change "
-                "the table's column types",
-            )
-        environment = ("unable to open", "disk i/o", "disk is full", "timeout", "connect")
-        if type(orig).__name__ == "OperationalError" and any(w in text for w in environment):
-            return DependencyError(
-                message, location=where, hint="check the database server or file and its disk"
-            )
-        return ConfigError(
-            message, location=where, hint="check the table, schema, column names and types"
-        )
+        return error_type(rule.kind)(message, location=where, hint=hint, severity=rule.severity)
 
     # -- tables -----------------------------------------------------------------------------
 

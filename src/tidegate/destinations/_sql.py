@@ -9,15 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tidegate.errors import (
-    ConfigError,
-    DataError,
-    DependencyError,
-    InternalError,
-    TidegateError,
-    TransientError,
-    data_detail,
-)
+from tidegate.core.taxonomy import Topic, error_type, rule_for
+from tidegate.errors import ErrorKind, TidegateError, data_detail
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,6 +25,20 @@ __all__ = [
 
 ARROW_BATCH_VIEW = "_tidegate_arrow_batch_"
 """How DuckDB SQL refers to the Arrow batch being written: a Python variable scanned in place."""
+
+_FILE_HINT = "check that the file is writable and that no other process holds it open"
+# How to fix a DuckDB error of a kind (and topic, where the kind alone says too little).
+_DUCKDB_HINTS: dict[tuple[ErrorKind, Topic | None], str] = {
+    (ErrorKind.DATA, None): "clean or cast the offending values with a cast or sql step, "
+    "or change the table's column types",
+    (ErrorKind.CONFIG, None): "check the table, schema and column names",
+    (ErrorKind.TRANSIENT, "conflict"): "another writer changed the same table at the same "
+    "time; run again",
+    (ErrorKind.TRANSIENT, "lock"): _FILE_HINT,
+    (ErrorKind.DEPENDENCY, "resources"): "raise the destination's memory_limit or lower the "
+    "source's batch_size",
+    (ErrorKind.DEPENDENCY, None): _FILE_HINT,
+}
 
 
 def quote_ident(name: str) -> str:
@@ -52,49 +59,16 @@ def quote_qualified(schema: str, table: str) -> str:
 def duckdb_error(exc: Exception, *, action: str, location: str) -> TidegateError:
     """Translate a DuckDB exception into the Tidegate error kind the caller should react to.
 
-    Conversion and constraint failures are problems of the data; catalog, binder and parser
-    failures of the configuration; I/O and lock failures of the environment.
+    The kind comes from the classifier table (``tidegate.core.taxonomy``): conversion and
+    constraint failures are problems of the data; catalog, binder and parser failures of the
+    configuration; write conflicts and a file lock held by another process are transient;
+    memory and I/O failures are the environment's.
     """
-    import duckdb  # noqa: PLC0415 - heavy driver imported on first use (DESIGN §2)
-
+    rule = rule_for(exc)
     detail = str(exc).strip()
-    message = f"{action} failed: {detail}"
-    if isinstance(
-        exc, duckdb.ConversionException | duckdb.ConstraintException | duckdb.OutOfRangeException
-    ):
-        return DataError(
-            f"{action} failed: {data_detail(detail)}",
-            location=location,
-            hint="clean or cast the offending values with a cast or sql step, "
-            "or change the table's column types",
-        )
-    if isinstance(
-        exc,
-        duckdb.CatalogException
-        | duckdb.BinderException
-        | duckdb.ParserException
-        | duckdb.SyntaxException
-        | duckdb.InvalidInputException,
-    ):
-        return ConfigError(
-            message, location=location, hint="check the table, schema and column names"
-        )
-    if isinstance(exc, duckdb.TransactionException):
-        return TransientError(
-            message,
-            location=location,
-            hint="another writer changed the same table at the same time; run again",
-        )
-    if isinstance(exc, duckdb.OutOfMemoryException):
-        return DependencyError(
-            message,
-            location=location,
-            hint="raise the destination's memory_limit or lower the source's batch_size",
-        )
-    if isinstance(exc, duckdb.IOException | duckdb.PermissionException):
-        return DependencyError(
-            message,
-            location=location,
-            hint="check that the file is writable and that no other process holds it open",
-        )
-    return InternalError(message, location=location)
+    if rule.kind is ErrorKind.DATA:
+        detail = data_detail(detail)
+    hint = _DUCKDB_HINTS.get((rule.kind, rule.topic)) or _DUCKDB_HINTS.get((rule.kind, None))
+    return error_type(rule.kind)(
+        f"{action} failed: {detail}", location=location, hint=hint, severity=rule.severity
+    )
