@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StateBreakerStore"]
 
+
 class StateBreakerStore:
     """A ``resilience.breaker.BreakerStore`` over the ``tidegate_breakers`` table."""
 
