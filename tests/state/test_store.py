@@ -15,7 +15,7 @@ from tidegate.errors import ConfigError, DependencyError
 from tidegate.events import EventBus, RunFinished, RunRegressed, RunStarted
 from tidegate.spec.observability import BaselineSpec
 from tidegate.state import StateRecorder, StateStore
-from tidegate.state.tables import VERSION_TABLE
+from tidegate.state.tables import HEAD, VERSION_TABLE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -103,7 +103,7 @@ def test_migrations_create_the_tables_once(url: str) -> None:
     finally:
         store.close()
     assert {"tidegate_runs", "tidegate_run_steps", "tidegate_run_quality"} <= names
-    assert versions == [("0001",)]
+    assert versions == [(HEAD,)]
 
 
 def test_a_run_is_recorded_from_start_to_end(store: StateStore) -> None:

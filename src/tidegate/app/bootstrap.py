@@ -226,15 +226,19 @@ class Pipeline:
     ) -> RunResult:
         """Run once with a fresh context and event bus; the result carries any error."""
         from tidegate.app.observing import observers  # noqa: PLC0415 - exporters on demand
+        from tidegate.app.resilient import policies  # noqa: PLC0415
 
         bus = EventBus()
         for listener in [*observers(self.spec, bus=bus, profile=self.profile), *self.listeners]:
             bus.subscribe(listener)
+        run_id = run_id or new_run_id()
+        resilience = policies(self.spec, bus=bus, run_id=run_id)
         context = RunContext(
-            run_id=run_id or new_run_id(),
+            run_id=run_id,
             pipeline=self.spec.name,
             bus=bus,
             base_dir=self.spec.base_dir,
+            calls=resilience.calls,
         )
         governance = self.governance()
         runner = Runner(
@@ -244,6 +248,8 @@ class Pipeline:
             context=context,
             on_unfinished=on_unfinished,
             min_batch_rows=self.spec.batch_rows,
+            recovery=resilience.recovery,
+            fresh_steps=lambda: self.all_steps(governance=self.governance()),
         )
         with (
             structlog.contextvars.bound_contextvars(

@@ -111,6 +111,7 @@ class Runner:
         self.fresh_steps = fresh_steps
         self._counts: Counter[str] = Counter()
         self._committed: Counter[str] = Counter()
+        self._retrying = False
         self._resumed_from: str | None = None
 
     def run(self) -> RunResult:
@@ -128,6 +129,8 @@ class Runner:
                     steps=tuple(step.name for step in self.steps),
                 )
             )
+            if self.preflight:  # a failed health gate fails fast: it is not retried
+                self._preflight()
             self._recovering(started)
         except TidegateError as exc:
             error = exc
@@ -198,25 +201,23 @@ class Runner:
             self._counts = Counter(self._committed)
             if self.fresh_steps is not None:
                 self.steps = tuple(self.fresh_steps())
-            self.preflight = False
+            self._retrying = True
 
     def _transfer(self) -> None:
         ctx = self.ctx
         destination = self.destination
         try:
-            if self.preflight:
-                self._preflight()
             last = destination.open(ctx)
             if (
                 last is not None
                 and last.finished
-                and (self.on_unfinished == "resume" or last.run_id == ctx.run_id)
+                and (self.on_unfinished == "resume" or self._own(last))
             ):
                 self._nothing_to_resume(last)
                 return
             begin = self._begin_after(last)
             destination.start(resume=begin is not None)
-            if begin is not None and begin.run_id != ctx.run_id:  # not this run's own retry
+            if begin is not None and not self._own(begin):  # not this run's own retry
                 self._resumed_from = begin.run_id
                 ctx.emit(
                     RunResumed(
@@ -344,13 +345,17 @@ class Runner:
             )
         )
 
+    def _own(self, last: Checkpoint | None) -> bool:
+        """Whether ``last`` was committed by this run before a failure it is retrying."""
+        return self._retrying and last is not None and last.run_id == self.ctx.run_id
+
     def _begin_after(self, last: Checkpoint | None) -> Checkpoint | None:
         """The checkpoint to continue after, or None to start from the source's first row.
 
         This run's own checkpoint (it is being retried) is always continued after; another
         run's is handled as ``on_unfinished`` says.
         """
-        if last is not None and not last.finished and last.run_id == self.ctx.run_id:
+        if self._own(last) and last is not None and not last.finished:
             return last
         if last is None or last.finished or self.on_unfinished == "fresh":
             return None
