@@ -80,6 +80,8 @@ class Pipeline:
     destination: Destination
     listeners: list[Listener] = field(default_factory=list)
     profile: str | None = None
+    inject: tuple[str, ...] = ()
+    allow_faults: bool = False
 
     def quality_step(self, *, whole_run: bool = True) -> QualityStep | None:
         """A new step checking the spec's quality rules (state is per run), or None.
@@ -226,19 +228,25 @@ class Pipeline:
     ) -> RunResult:
         """Run once with a fresh context and event bus; the result carries any error."""
         from tidegate.app.observing import observers  # noqa: PLC0415 - exporters on demand
-        from tidegate.app.resilient import policies  # noqa: PLC0415
+        from tidegate.app.resilient import faults_of, policies  # noqa: PLC0415
 
+        faults = faults_of(
+            self.spec, inject=self.inject, profile=self.profile, allow=self.allow_faults
+        )
         bus = EventBus()
         for listener in [*observers(self.spec, bus=bus, profile=self.profile), *self.listeners]:
             bus.subscribe(listener)
         run_id = run_id or new_run_id()
-        resilience = policies(self.spec, bus=bus, run_id=run_id)
+        resilience = policies(
+            self.spec, bus=bus, run_id=run_id, destination=self.destination, faults=faults
+        )
         context = RunContext(
             run_id=run_id,
             pipeline=self.spec.name,
             bus=bus,
             base_dir=self.spec.base_dir,
             calls=resilience.calls,
+            faults=resilience.faults,
         )
         governance = self.governance()
         runner = Runner(
@@ -393,6 +401,8 @@ def run_pipeline(
     run_id: str | None = None,
     on_unfinished: OnUnfinished = "refuse",
     profile: str | None = None,
+    inject: Sequence[str] = (),
+    allow_faults: bool = False,
 ) -> RunResult:
     """Load, build and run a pipeline with logging configured from the spec or the arguments.
 
@@ -411,5 +421,6 @@ def run_pipeline(
         log_level or spec.logging.level, log_format or spec.logging.format, redactor, extra
     )
     pipeline = build(spec, profile=profile)
+    pipeline.inject, pipeline.allow_faults = tuple(inject), allow_faults
     pipeline.listeners = [LoggingListener(), *listeners]
     return pipeline.run(run_id=run_id, on_unfinished=on_unfinished)

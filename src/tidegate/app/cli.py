@@ -143,6 +143,19 @@ def run(  # noqa: PLR0917 - typer maps each command-line option to one parameter
         typer.Option("--fresh", help="Start over even though an interrupted run could be resumed."),
     ] = False,
     profile: ProfileOption = None,
+    inject: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--inject",
+            metavar="AT:ACTION[:KIND|:SECONDS][@BATCH][%P][xN]",
+            help="Inject a fault (repeatable), e.g. before_commit:raise:transient@2, "
+            "step:clean:delay:1.5%0.1, after_commit:kill@3.",
+        ),
+    ] = None,
+    allow_faults: Annotated[
+        bool,
+        typer.Option("--allow-faults", help="Allow fault injection in a production profile."),
+    ] = False,
 ) -> None:
     """Run a pipeline once: source -> steps -> destination, committing batch by batch.
 
@@ -175,6 +188,8 @@ def run(  # noqa: PLR0917 - typer maps each command-line option to one parameter
             log_format=log_format,
             on_unfinished="resume" if resume else "fresh" if fresh else "refuse",
             profile=profile,
+            inject=inject or (),
+            allow_faults=allow_faults,
         )
     except TidegateError as exc:
         raise fail(exc) from exc

@@ -34,7 +34,6 @@ __all__ = ["ResilientCalls"]
 T = TypeVar("T")
 
 
-
 class _BreakerOpen(Exception):  # noqa: N818 - carries a TidegateError, never leaves this module
     """An open breaker refused the call: not retried, re-raised as the breaker's error."""
 
@@ -102,8 +101,9 @@ class ResilientCalls:
         try:
             result = fn()
         except TidegateError as exc:
-            if breakers is not None and retryable(exc):
-                breakers.record(target, ok=False)
+            # A refused request (bad parameters, bad data) still means the system answered.
+            if breakers is not None:
+                breakers.record(target, ok=not retryable(exc))
             raise
         if breakers is not None:
             breakers.record(target, ok=True)
