@@ -59,6 +59,7 @@ def test_schema_top_level_describes_the_file_not_the_loader(registry: Registry) 
         "observability",
         "resilience",
         "faults",
+        "sla",
     }
     assert schema["required"] == ["name", "source", "destination"]
     assert schema["additionalProperties"] is False

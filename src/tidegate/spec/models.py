@@ -20,6 +20,7 @@ from tidegate.spec.observability import ObservabilitySpec
 from tidegate.spec.quality import QualitySpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.resilience import FaultsSpec, ResilienceSpec
 from tidegate.spec.settings import PluginSettings  # noqa: TC001 - needed at runtime by pydantic
+from tidegate.spec.sla import SlaSpec  # noqa: TC001 - needed at runtime by pydantic
 
 __all__ = [
     "LOADER_FIELDS",
@@ -123,6 +124,10 @@ class PipelineSpec(BaseModel):
     faults: FaultsSpec = Field(
         default_factory=FaultsSpec,
         description="Fault injection for testing resilience; off unless faults are listed.",
+    )
+    sla: SlaSpec | None = Field(
+        default=None,
+        description="Service levels checked by tidegate health: max_age of the last success.",
     )
     file: Path = Field(description="The pipeline file, absolute (set by the loader).")
     base_dir: Path = Field(
