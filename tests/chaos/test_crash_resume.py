@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-TRIALS = int(os.environ.get("CHAOS_TRIALS", "20"))  # raise it for a longer soak
+TRIALS = int(os.environ.get("CHAOS_TRIALS", "8"))  # raise it for a longer soak
 WORKERS = 3
 BASE_SEED = int(os.environ.get("CHAOS_SEED", "20240613"))
 KINDS = ["duckdb", "sqlite", "postgres"]

@@ -281,15 +281,18 @@ class RestSource:
         return client
 
     def health(self, ctx: RunContext) -> Iterator[Check]:
-        """One check, ``request``: the first page answers with a success and a JSON body."""
-        yield timed(self.describe(), "request", self._probe_request)
+        """One check, ``request``: the first page answers with a success and a JSON body.
 
-    def _probe_request(self) -> str:
+        The request goes through the run's call policy like any other: retried when the API
+        is briefly unavailable, and refused at once while its circuit breaker is open.
+        """
+        yield timed(self.describe(), "request", lambda: self._probe_request(ctx))
+
+    def _probe_request(self, ctx: RunContext) -> str:
         pager = _Pager(self.settings)
         try:
             with self._client() as client:
-                response = self._request(client, pager.url, pager.params(), page=1)
-                self._json(response, f"{safe_url(str(response.request.url))} (page 1)")
+                response, _ = self._fetch(client, pager.url, pager.params(), page=1, ctx=ctx)
         except TidegateError as exc:  # bodies and transport errors may echo the token
             raise type(exc)(self._scrub(exc.message), location=exc.location, hint=exc.hint) from exc
         elapsed = round(response.elapsed.total_seconds() * 1000)
