@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from tidegate import __version__
@@ -454,48 +453,46 @@ def serve(
         store.close()
 
 
-@app.command(epilog="Exit codes: 0 healthy · 1 a check failed · 2 usage or configuration error.")
+@app.command(
+    epilog="Exit codes: 0 healthy · 1 a check failed (with --watch: in the last round before "
+    "Ctrl-C or SIGTERM) · 2 usage or configuration error."
+)
 def health(
     pipeline: PipelineArg,
     set_: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+    watch: Annotated[
+        str | None,
+        typer.Option(
+            "--watch",
+            metavar="INTERVAL",
+            help="Check again every INTERVAL (seconds, or a duration like 5m) until Ctrl-C; "
+            "one line (a JSON object with --json) per round with what failed or changed.",
+        ),
+    ] = None,
 ) -> None:
-    """Check the source's and destination's connections: connect, SELECT 1, can write, lock."""
-    from tidegate.app.bootstrap import build, check_health, load, secret_values  # noqa: PLC0415
-    from tidegate.observability.logging import SecretRedactor  # noqa: PLC0415 - keeps --help fast
+    """Check the source and destination (connect, SELECT 1, can write, lock, API reachable),
+    the state store (writable, circuit breakers, freshness against sla.max_age) and free
+    space for temp files."""
+    from tidegate.app import health_checks  # noqa: PLC0415 - keeps --help fast
+    from tidegate.app.bootstrap import build, load, secret_values  # noqa: PLC0415
+    from tidegate.observability.logging import SecretRedactor  # noqa: PLC0415
 
     try:
+        interval = health_checks.parse_interval(watch) if watch is not None else None
         spec = load(pipeline, overrides=set_ or ())
-        checks = check_health(build(spec))
+        built = build(spec)
     except TidegateError as exc:
         raise fail(exc) from exc
     redactor = SecretRedactor(secret_values(spec))
-    rows = [
-        {
-            "component": check.component,
-            "check": check.name,
-            "ok": check.ok,
-            "ms": round(check.seconds * 1000, 1),
-            "detail": redactor.redact(check.detail),
-        }
-        for check in checks
-    ]
-    healthy = all(check.ok for check in checks)
-    if as_json:
-        sys.stdout.write(json.dumps({"healthy": healthy, "checks": rows}) + "\n")
+
+    def rows() -> list[dict[str, Any]]:
+        return health_checks.check_rows(health_checks.pipeline_checks(built), redactor.redact)
+
+    if interval is None:
+        healthy = health_checks.print_checks(rows(), as_json=as_json)
     else:
-        table = Table("component", "check", "result", "ms", "detail")
-        for row in rows:
-            result = "[green]ok[/]" if row["ok"] else "[bold red]FAILED[/]"
-            table.add_row(
-                escape(str(row["component"])),
-                str(row["check"]),
-                result,
-                f"{row['ms']:.1f}",
-                escape(str(row["detail"])),
-            )
-        out.print(table)
-        out.print("healthy" if healthy else "[bold red]unhealthy[/]")
+        healthy = health_checks.watch(rows, interval, as_json=as_json)
     if not healthy:
         raise typer.Exit(code=1)
 
