@@ -12,19 +12,17 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from tidegate.errors import ErrorKind, TidegateError
+from tidegate.errors import TidegateError
 
 if TYPE_CHECKING:
     from tidegate.spec.resilience import RetryPolicySpec
 
 __all__ = ["LoadRecovery", "backoff", "retry_after", "retryable"]
 
-_RETRIED = frozenset({ErrorKind.TRANSIENT, ErrorKind.DEPENDENCY})
-
-
 def retryable(error: BaseException) -> bool:
-    """Whether ``error`` is worth another attempt: a transient or dependency failure."""
-    return isinstance(error, TidegateError) and error.kind in _RETRIED
+    """Whether ``error`` is worth another attempt: a transient or dependency failure (an open
+    circuit breaker refuses dependency calls before they get here)."""
+    return isinstance(error, TidegateError) and error.retryable
 
 
 def retry_after(error: BaseException) -> float | None:
