@@ -108,7 +108,7 @@ def policies(
     )
     return Policies(
         ResilientCalls(resilience, breakers=breakers, on_retry=on_retry),
-        LoadRecovery(resilience.retry.commit),
+        LoadRecovery(resilience.retry.commit, source=resilience.retry.source),
         injected,
     )
 

@@ -314,6 +314,9 @@ class NoFaults:
 class Recovery(Protocol):
     """Whether, and after how long, a load that failed continues after its last checkpoint."""
 
-    def delay(self, error: TidegateError, attempt: int, elapsed: float) -> float | None:
+    def delay(
+        self, error: TidegateError, attempt: int, elapsed: float, *, operation: str
+    ) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or None to fail the run with
-        ``error``; ``elapsed`` is the seconds since the run started."""
+        ``error``; ``elapsed`` is the seconds since the run started, ``operation`` where it
+        failed: ``source`` (reading) or ``load`` (transforming, writing, committing)."""

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,10 +52,12 @@ from tidegate.events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from tidegate.core.context import RunContext
     from tidegate.core.protocols import Destination, Position, Recovery, Source, Step
+
+T = TypeVar("T")
 
 __all__ = ["OnUnfinished", "RunResult", "Runner"]
 
@@ -112,6 +114,7 @@ class Runner:
         self._counts: Counter[str] = Counter()
         self._committed: Counter[str] = Counter()
         self._retrying = False
+        self._failed_in = "load"
         self._resumed_from: str | None = None
 
     def run(self) -> RunResult:
@@ -177,10 +180,13 @@ class Runner:
             except TidegateError as exc:
                 attempt += 1
                 kind = str(exc.kind)
+                operation = self._failed_in
                 wait = (
                     None
                     if self.recovery is None
-                    else self.recovery.delay(exc, attempt, time.perf_counter() - started)
+                    else self.recovery.delay(
+                        exc, attempt, time.perf_counter() - started, operation=operation
+                    )
                 )
                 if wait is None:
                     raise
@@ -188,8 +194,12 @@ class Runner:
                 RetryAttempted(
                     run_id=self.ctx.run_id,
                     pipeline=self.ctx.pipeline,
-                    operation="load",
-                    target=self.destination.describe(),
+                    operation=operation,
+                    target=(
+                        self.source.describe()
+                        if operation == "source"
+                        else self.destination.describe()
+                    ),
                     attempt=attempt,
                     delay=wait,
                     error_kind=kind,
@@ -206,6 +216,7 @@ class Runner:
     def _transfer(self) -> None:
         ctx = self.ctx
         destination = self.destination
+        self._failed_in = "load"
         try:
             last = destination.open(ctx)
             if (
@@ -234,7 +245,7 @@ class Runner:
             skip = consumed
             batches = combine(self.source.read(ctx), min_rows=self.min_batch_rows)
             idle_since = time.perf_counter()
-            for item in read_ahead(batches):
+            for item in self._reading(read_ahead(batches)):
                 waited = time.perf_counter() - idle_since
                 batch = item.batch
                 if skip:
@@ -344,6 +355,17 @@ class Runner:
                 already_finished=True,
             )
         )
+
+    def _reading(self, items: Iterator[T]) -> Iterator[T]:
+        """``items``, noting that a failure while reading them is the source's."""
+        while True:
+            self._failed_in = "source"
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            self._failed_in = "load"
+            yield item
 
     def _own(self, last: Checkpoint | None) -> bool:
         """Whether ``last`` was committed by this run before a failure it is retrying."""

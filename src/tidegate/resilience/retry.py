@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LoadRecovery", "backoff", "retry_after", "retryable"]
 
+
 def retryable(error: BaseException) -> bool:
     """Whether ``error`` is worth another attempt: a transient or dependency failure (an open
     circuit breaker refuses dependency calls before they get here)."""
@@ -39,17 +40,31 @@ def backoff(policy: RetryPolicySpec, attempt: int, rng: random.Random) -> float:
 
 class LoadRecovery:
     """The runner's recovery policy: continue a failed load after its last checkpoint while
-    the error is retryable, attempts remain and the deadline allows the wait."""
+    the error is retryable, attempts remain and the deadline allows the wait.
 
-    def __init__(self, policy: RetryPolicySpec, *, rng: random.Random | None = None) -> None:
-        self.policy = policy
+    A failure while reading the source follows the ``source`` policy, any other (a write, a
+    commit) the ``commit`` policy.
+    """
+
+    def __init__(
+        self,
+        commit: RetryPolicySpec,
+        *,
+        source: RetryPolicySpec | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.commit = commit
+        self.source = source or commit
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
 
-    def delay(self, error: TidegateError, attempt: int, elapsed: float) -> float | None:
+    def delay(
+        self, error: TidegateError, attempt: int, elapsed: float, *, operation: str = "load"
+    ) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or None to give up."""
-        if not retryable(error) or attempt >= self.policy.attempts:
+        policy = self.source if operation == "source" else self.commit
+        if not retryable(error) or attempt >= policy.attempts:
             return None
-        wait = max(backoff(self.policy, attempt, self.rng), retry_after(error) or 0.0)
-        if elapsed + wait > self.policy.deadline:
+        wait = max(backoff(policy, attempt, self.rng), retry_after(error) or 0.0)
+        if elapsed + wait > policy.deadline:
             return None
         return wait

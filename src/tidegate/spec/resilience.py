@@ -61,7 +61,8 @@ class RetrySpec(BaseModel):
     )
     source: RetryPolicySpec = Field(
         default_factory=lambda: RetryPolicySpec(attempts=3),
-        description="Other source reads (a SQL query).",
+        description="Reading the source: a read that fails retryably (a dropped query, a "
+        "reset file share) continues after the last committed checkpoint.",
     )
     commit: RetryPolicySpec = Field(
         default_factory=lambda: RetryPolicySpec(attempts=3, initial_delay=1.0),
