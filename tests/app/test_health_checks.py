@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -11,6 +13,7 @@ import pytest
 
 from tidegate.app.bootstrap import build, load
 from tidegate.app.health_checks import (
+    check_rows,
     parse_interval,
     pipeline_checks,
     state_checks,
@@ -19,6 +22,7 @@ from tidegate.app.health_checks import (
 )
 from tidegate.app.observing import state_url
 from tidegate.app.scaffold import scaffold
+from tidegate.core.health import timed
 from tidegate.errors import ConfigError, DataError, DependencyError
 from tidegate.state import StateStore
 
@@ -264,3 +268,27 @@ def test_an_interval_is_seconds_or_a_duration() -> None:
     for bad in ("0", "-1", "soon"):
         with pytest.raises(ConfigError, match="--watch"):
             parse_interval(bad)
+
+
+def test_sigterm_during_a_check_stops_the_watch_instead_of_failing_the_check(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    calls = 0
+
+    def terminate_on_round_two() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return "up"
+
+    def rounds() -> list[dict[str, Any]]:
+        return check_rows([timed("api", "request", terminate_on_round_two)], str)
+
+    before = signal.getsignal(signal.SIGTERM)
+
+    assert watch(rounds, 0.001, as_json=True, rounds=5) is True
+
+    assert calls == 2
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -194,7 +194,7 @@ def watch(
     rounds: int | None = None,
 ) -> bool:
     """Run ``checks`` every ``interval`` seconds until interrupted (Ctrl-C, SIGTERM) or
-    ``rounds`` are done; True when the last finished round was healthy.
+    ``rounds`` are done; True when the last finished round was healthy (False when none did).
 
     Each round prints one line: its UTC time, healthy or not, how many checks passed, then
     every failed check and every check whose result changed since the round before (a check
@@ -208,7 +208,7 @@ def watch(
 
     previous = signal.signal(signal.SIGTERM, stop)
     before: dict[tuple[str, str], bool] = {}
-    healthy = True
+    healthy = False
     done = 0
     try:
         while rounds is None or done < rounds:
@@ -251,8 +251,11 @@ def parse_interval(text: str) -> float:
     return seconds
 
 
-class _TerminatedError(Exception):
-    """SIGTERM arrived: a watch stops like on Ctrl-C (a supervisor stopping the monitor)."""
+class _TerminatedError(BaseException):
+    """SIGTERM arrived: a watch stops like on Ctrl-C (a supervisor stopping the monitor).
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so a check that catches every
+    ``Exception`` to report it as failed cannot swallow the stop."""
 
 
 def _print_round(
