@@ -30,6 +30,9 @@ def test_a_healthy_pipeline_reports_every_check(tmp_path: Path, cli: Cli) -> Non
         ("duckdb", "connect"),
         ("duckdb", "select 1"),
         ("duckdb", "can write"),
+        ("state store", "writable"),
+        ("breakers", "closed"),
+        ("temp space", "disk"),
     ]
     assert all(c["ok"] and c["ms"] >= 0 for c in report["checks"])
     table = cli("health", "shop/pipeline.yaml")
