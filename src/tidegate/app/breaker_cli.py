@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tidegate.app.console import SetOption, fail, out
+from tidegate.app.console import SetOption, StateOption, fail, out
 from tidegate.errors import ConfigError, TidegateError
 
 if TYPE_CHECKING:
@@ -28,14 +28,6 @@ __all__ = ["breaker_app"]
 _PipelineOption = Annotated[
     Path | None,
     typer.Argument(help="The pipeline whose state store holds the breakers.", show_default=False),
-]
-_StateOption = Annotated[
-    str | None,
-    typer.Option(
-        "--state",
-        metavar="URL",
-        help="State store URL (default: the pipeline's, or .tidegate/state.db here).",
-    ),
 ]
 _JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -56,7 +48,7 @@ def _store(pipeline: Path | None, state: str | None, sets: list[str] | None) -> 
 @breaker_app.command("list")
 def list_(
     pipeline: _PipelineOption = None,
-    state: _StateOption = None,
+    state: StateOption = None,
     as_json: _JsonOption = False,
     set_: SetOption = None,
 ) -> None:
@@ -97,7 +89,7 @@ def reset(
         str, typer.Argument(help="The API's host, as `breaker list` shows it.", show_default=False)
     ],
     pipeline: _PipelineOption = None,
-    state: _StateOption = None,
+    state: StateOption = None,
     as_json: _JsonOption = False,
     set_: SetOption = None,
 ) -> None:

@@ -24,6 +24,7 @@ from tidegate.app.console import (
     PipelineArg,
     ProfileOption,
     SetOption,
+    StateOption,
     err,
     fail,
     out,
@@ -363,16 +364,6 @@ def decrypt(  # noqa: PLR0917 - typer maps each command-line option to one param
         raise fail(exc) from exc
 
 
-_StateOption = Annotated[
-    str | None,
-    typer.Option(
-        "--state",
-        metavar="URL",
-        help="State store URL (default: the pipeline's, or .tidegate/state.db here).",
-    ),
-]
-
-
 @app.command(epilog=EXIT_CODES)
 def runs(
     pipeline: Annotated[
@@ -380,7 +371,7 @@ def runs(
         typer.Argument(help="Only this pipeline's runs (and its state store).", show_default=False),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="Runs to list.")] = 20,
-    state: _StateOption = None,
+    state: StateOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     set_: SetOption = None,
 ) -> None:
@@ -402,7 +393,7 @@ def show(
         Path | None,
         typer.Argument(help="The pipeline whose state store holds the run.", show_default=False),
     ] = None,
-    state: _StateOption = None,
+    state: StateOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     set_: SetOption = None,
 ) -> None:
@@ -421,7 +412,7 @@ def serve(
         Path | None,
         typer.Argument(help="The pipeline whose state store to serve.", show_default=False),
     ] = None,
-    state: _StateOption = None,
+    state: StateOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 9464,
     set_: SetOption = None,

@@ -23,6 +23,7 @@ __all__ = [
     "PipelineArg",
     "ProfileOption",
     "SetOption",
+    "StateOption",
     "err",
     "fail",
     "out",
@@ -65,5 +66,14 @@ ProfileOption = Annotated[
         "--profile",
         envvar="TIDEGATE_PROFILE",
         help="Environment profile whose thresholds apply, e.g. prod (env TIDEGATE_PROFILE).",
+    ),
+]
+
+StateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        metavar="URL",
+        help="State store URL (default: the pipeline's, or .tidegate/state.db here).",
     ),
 ]
