@@ -286,9 +286,9 @@ class StateStore:
         )
         with self._connection("reading the pipelines") as connection:
             last = {row["pipeline"]: row for row in connection.execute(last_runs).mappings()}
-            succeeded = dict(connection.execute(successes).tuples().all())
+            succeeded = {row[0]: row[1] for row in connection.execute(successes)}
             by_status: dict[str, dict[str, int]] = {}
-            for pipeline, status, count in connection.execute(counts).tuples():
+            for pipeline, status, count in connection.execute(counts):
                 by_status.setdefault(pipeline, {})[status] = count
         return [
             PipelineSummary(
