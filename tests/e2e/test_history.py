@@ -121,3 +121,54 @@ def test_a_state_store_that_is_down_does_not_stop_the_run(tmp_path: Path, cli: C
     assert json.loads(done.stdout)["rows_written"] == 100
     assert done.stderr.count("state_store_unavailable") == 1
     assert "SENTINEL-pw" not in done.stdout + done.stderr
+
+
+def test_serve_exposes_the_history_as_prometheus_metrics(tmp_path: Path, cli: Cli) -> None:
+    import os  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    _data(tmp_path, rows=300)
+    (tmp_path / "pipeline.yaml").write_text(PIPELINE, encoding="utf-8")
+    assert cli("run", "pipeline.yaml").returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIDEGATE")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tidegate", "serve", "pipeline.yaml", "--port", str(port)],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        body = ""
+        for _ in range(100):
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.1)
+                continue
+            body = response.text
+            break
+        missing = httpx.get(f"http://127.0.0.1:{port}/other", timeout=2)
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert missing.status_code == 404
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+    read = ("tidegate_pipeline_last_run_rows", (("outcome", "read"), ("pipeline", "orders")))
+    assert samples[read] == 300
+    success = ("tidegate_pipeline_last_run_success", (("pipeline", "orders"),))
+    assert samples[success] == 1.0
+    assert ("tidegate_last_success_timestamp_seconds", (("pipeline", "orders"),)) in samples
