@@ -48,6 +48,9 @@ def test_schema_top_level_describes_the_file_not_the_loader(registry: Registry) 
     properties = schema["properties"]
     assert set(properties) == {
         "name",
+        "owner",
+        "criticality",
+        "consumers",
         "description",
         "source",
         "steps",

@@ -90,6 +90,16 @@ class PipelineSpec(BaseModel):
 
     name: str = Field(pattern=NAME_PATTERN, description="Pipeline name: letters, digits, _ and -.")
     description: str | None = Field(default=None, description="What the pipeline is for.")
+    owner: str | None = Field(
+        default=None, description="Who answers for the pipeline (a team or a person)."
+    )
+    criticality: int = Field(
+        default=3, ge=1, le=3, description="Business criticality tier: 1 (highest) to 3."
+    )
+    consumers: tuple[str, ...] = Field(
+        default=(),
+        description="What depends on the output (reports, teams, systems): named in alerts.",
+    )
     source: PluginSpec = Field(description="Where the data comes from.")
     steps: tuple[StepSpec, ...] = Field(
         default=(), description="Steps applied to every batch, in order."

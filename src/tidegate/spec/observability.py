@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tidegate.spec.alerting import AlertsSpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.settings import Secret  # noqa: TC001 - needed at runtime by pydantic
 
 __all__ = [
@@ -147,4 +148,7 @@ class ObservabilitySpec(BaseModel):
     )
     energy: EnergySpec = Field(
         default_factory=EnergySpec, description="Energy and carbon estimate per run."
+    )
+    alerts: AlertsSpec | None = Field(
+        default=None, description="Email, webhook, Teams and Slack alerts on failures and misses."
     )

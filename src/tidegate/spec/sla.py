@@ -30,7 +30,13 @@ class SlaSpec(BaseModel):
         "stale: a duration like 26h, 90m or 2d, or a number of seconds.",
     )
 
-    @field_validator("max_age")
+    max_duration: str | float | None = Field(
+        default=None,
+        description="Longest a run may take before it counts as an SLA miss (alerts): a "
+        "duration like 45m, or a number of seconds.",
+    )
+
+    @field_validator("max_age", "max_duration")
     @classmethod
     def _positive_duration(cls, value: str | float | None) -> str | float | None:
         if value is not None and parse_duration(value).total_seconds() <= 0:
@@ -41,6 +47,11 @@ class SlaSpec(BaseModel):
     def max_age_delta(self) -> dt.timedelta | None:
         """``max_age`` as a timedelta, or None when unset."""
         return None if self.max_age is None else parse_duration(self.max_age)
+
+    @property
+    def max_duration_delta(self) -> dt.timedelta | None:
+        """``max_duration`` as a timedelta, or None when unset."""
+        return None if self.max_duration is None else parse_duration(self.max_duration)
 
     @property
     def max_age_text(self) -> str:
