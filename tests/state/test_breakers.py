@@ -170,4 +170,4 @@ def test_migrating_a_store_from_0001_keeps_its_runs(url: str) -> None:
         assert run.store.breakers() == []
         with run.store.engine.connect() as con:
             versions = con.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
-    assert versions == [("0002",)]
+    assert versions == [(HEAD,)]

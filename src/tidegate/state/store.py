@@ -4,7 +4,7 @@ SQLite gets WAL journaling and a busy timeout, so a dashboard can read while a r
 two runs of different pipelines can record at once. Every write is one short transaction: a
 ``running`` row when a run starts, everything else when it ends; nothing is written per batch,
 so recording costs the data path nothing measurable. Circuit breakers are one row per target,
-written when a breaker changes.
+written when a breaker changes; alerts one row each, with a row per channel outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import structlog
 
 from tidegate.errors import ConfigError, DependencyError
 from tidegate.state.tables import (
+    ALERT_DELIVERIES,
+    ALERTS,
     BREAKERS,
     CLASSIFICATIONS,
     HEAD,
@@ -367,6 +369,112 @@ class StateStore:
             deleted = connection.execute(BREAKERS.delete().where(BREAKERS.c.target == target))
         return deleted.rowcount > 0
 
+    # -- alerts ----------------------------------------------------------------------------
+
+    def record_alert(self, values: Mapping[str, Any]) -> int:
+        """Record an alert (a ``tidegate_alerts`` row without its id); return its id."""
+        with self._connection("recording an alert") as connection:
+            inserted = connection.execute(ALERTS.insert().values(**values))
+        return int(inserted.inserted_primary_key[0])  # type: ignore[index] # one row: one key
+
+    def last_alert(self, pipeline: str, rule: str, fingerprint: str) -> dict[str, Any] | None:
+        """The newest alert of this key that was sent (status ``firing``), or None.
+
+        Suppressed repeats are left out, so the cooldown runs from the last alert sent and a
+        pipeline failing every ten minutes is still reminded once per cooldown.
+        """
+        query = (
+            sa.select(ALERTS)
+            .where(
+                ALERTS.c.pipeline == pipeline,
+                ALERTS.c.rule == rule,
+                ALERTS.c.fingerprint == fingerprint,
+                ALERTS.c.status == "firing",
+            )
+            .order_by(ALERTS.c.sent_at.desc(), ALERTS.c.id.desc())
+            .limit(1)
+        )
+        with self._connection("reading the last alert") as connection:
+            row = connection.execute(query).mappings().one_or_none()
+        return _alert(row) if row is not None else None
+
+    def open_alerts(self, pipeline: str) -> list[dict[str, Any]]:
+        """The alerts of ``pipeline`` sent and not resolved yet, oldest first."""
+        query = (
+            sa.select(ALERTS)
+            .where(
+                ALERTS.c.pipeline == pipeline,
+                ALERTS.c.status == "firing",
+                ALERTS.c.resolved_at.is_(None),
+            )
+            .order_by(ALERTS.c.id)
+        )
+        with self._connection("reading the open alerts") as connection:
+            return [_alert(row) for row in connection.execute(query).mappings()]
+
+    def resolve_alerts(self, pipeline: str, at: datetime) -> int:
+        """Mark the open alerts of ``pipeline`` resolved at ``at``; return how many there were."""
+        query = (
+            ALERTS.update()
+            .where(
+                ALERTS.c.pipeline == pipeline,
+                ALERTS.c.status == "firing",
+                ALERTS.c.resolved_at.is_(None),
+            )
+            .values(resolved_at=at)
+        )
+        with self._connection("resolving alerts") as connection:
+            return int(connection.execute(query).rowcount)
+
+    def record_delivery(
+        self,
+        alert_id: int,
+        channel: str,
+        ok: bool,
+        error: str | None,
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        """Record what ``channel`` reported for alert ``alert_id`` (one attempt's outcome)."""
+        values = {
+            "alert_id": alert_id,
+            "channel": channel,
+            "ok": ok,
+            "error": error,
+            "at": at or datetime.now(UTC),
+        }
+        with self._connection("recording an alert delivery") as connection:
+            connection.execute(ALERT_DELIVERIES.insert().values(**values))
+
+    def alerts(self, *, pipeline: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest ``limit`` alerts (of ``pipeline``), newest first, each with ``delivered``:
+        the newest outcome per channel (``{channel: {ok, error, at}}``)."""
+        query = sa.select(ALERTS).order_by(ALERTS.c.sent_at.desc(), ALERTS.c.id.desc())
+        if pipeline is not None:
+            query = query.where(ALERTS.c.pipeline == pipeline)
+        with self._connection("reading alerts") as connection:
+            rows = [_alert(row) for row in connection.execute(query.limit(limit)).mappings()]
+            ids = [row["id"] for row in rows]
+            outcomes: Sequence[sa.RowMapping] = (
+                connection.execute(
+                    sa.select(ALERT_DELIVERIES)
+                    .where(ALERT_DELIVERIES.c.alert_id.in_(ids))
+                    .order_by(ALERT_DELIVERIES.c.id)
+                )
+                .mappings()
+                .all()
+                if ids
+                else []
+            )
+            delivered: dict[int, dict[str, dict[str, Any]]] = {}
+            for outcome in outcomes:
+                delivered.setdefault(outcome["alert_id"], {})[outcome["channel"]] = {
+                    "ok": bool(outcome["ok"]),
+                    "error": outcome["error"],
+                    "at": _utc(outcome["at"]),
+                }
+        return [{**row, "delivered": delivered.get(row["id"], {})} for row in rows]
+
     @contextmanager
     def _connection(self, action: str) -> Iterator[sa.Connection]:
         try:
@@ -423,6 +531,12 @@ def _rows(
 
 def _breaker(row: sa.RowMapping) -> dict[str, Any]:
     return {k: _utc(v) if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def _alert(row: sa.RowMapping) -> dict[str, Any]:
+    alert: dict[str, Any] = {k: _utc(v) if isinstance(v, datetime) else v for k, v in row.items()}
+    alert["channels"] = tuple(row["channels"] or ())
+    return alert
 
 
 def _upsert(dialect: str, row: Mapping[str, Any]) -> sa.Executable | None:

@@ -1,9 +1,11 @@
 """The state store's tables, as SQLAlchemy Core metadata (the migrations create the same).
 
 Runs are keyed by their UUIDv7 id, which sorts by start time; circuit breakers by their target.
-Figures that only the CLI and the dashboard read back whole (performance, energy) are kept as
-one JSON document per run, so adding a figure needs no migration; what is filtered or aggregated
-(status, pipeline, start, counts, score) has its own column.
+Alerts are kept with their deliveries (a row per channel outcome), so the cooldown holds
+across runs, which are separate processes. Figures that only the CLI and the dashboard read
+back whole (performance, energy) are kept as one JSON document per run, so adding a figure
+needs no migration; what is filtered or aggregated (status, pipeline, start, counts, score)
+has its own column.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -24,6 +27,8 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "ALERTS",
+    "ALERT_DELIVERIES",
     "BREAKERS",
     "CLASSIFICATIONS",
     "HEAD",
@@ -40,7 +45,7 @@ METADATA = MetaData()
 VERSION_TABLE = "tidegate_state_version"
 """Alembic's version table, named so it cannot clash with a user's own Alembic history."""
 
-HEAD = "0002"
+HEAD = "0003"
 """The newest migration's revision: a store at it needs no migration (a test keeps it true)."""
 
 RUNS = Table(
@@ -137,3 +142,42 @@ BREAKERS = Table(
 ``outcomes`` is the breaker's sliding window, oldest first, ``1`` per successful and ``0`` per
 failed call; ``failures`` and ``calls`` are its counts, kept as columns for queries.
 """
+
+ALERTS = Table(
+    "tidegate_alerts",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pipeline", String(200), nullable=False),
+    Column("rule", String(40), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text),
+    Column("run_id", String(36)),
+    Column("error_kind", String(20)),
+    Column("channels", JSON, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Index("ix_tidegate_alerts_key", "pipeline", "rule", "fingerprint", "sent_at"),
+    Index("ix_tidegate_alerts_pipeline_sent", "pipeline", "sent_at"),
+)
+"""Every alert decided on: ``status`` is ``firing`` (sent), ``suppressed`` (a repeat within the
+cooldown, recorded but not sent) or ``resolved`` (the recovery notice). A firing alert gets
+``resolved_at`` when the pipeline next succeeds. No foreign key to the runs: an alert may come
+from a run whose history is not recorded.
+"""
+
+ALERT_DELIVERIES = Table(
+    "tidegate_alert_deliveries",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("tidegate_alerts.id"), nullable=False, index=True),
+    Column("channel", String(100), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+"""One row per outcome a channel reported for an alert (a failed attempt, then the retry's);
+the newest per channel is the alert's delivery state. Rows, not a JSON document on the alert,
+so channels reporting at once from the dispatcher's threads never overwrite each other."""
