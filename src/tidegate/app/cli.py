@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from tidegate import __version__
+from tidegate.app.alerts_cli import alerts_app
 from tidegate.app.breaker_cli import breaker_app
 from tidegate.app.console import (
     EXIT_CODES,
@@ -536,6 +537,7 @@ def demo(
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(keys_app, name="keys")
 app.add_typer(breaker_app, name="breaker")
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:
