@@ -303,6 +303,19 @@ def test_email_untrusted_certificate_is_refused(starttls_server: tuple[Mailbox, 
     assert not mailbox.messages
 
 
+def test_email_to_a_server_without_starttls_is_a_config_error(certificate: Certificate) -> None:
+    mailbox, port = Mailbox(), _free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        channel = EmailChannel("mail", _email_spec(port), ssl_context=certificate.client)
+        with pytest.raises(ConfigError, match="does not support STARTTLS"):
+            channel.send(ALERT)
+    finally:
+        controller.stop()
+    assert not mailbox.messages
+
+
 def test_email_username_without_password_is_refused_up_front() -> None:
     spec = _email_spec(25, password=None)
     with pytest.raises(ConfigError, match="username but no password"):

@@ -359,6 +359,7 @@ class EmailChannel:
         """Connect, secure, log in when configured and send; errors name the host only."""
         spec, where = self.spec, f"the SMTP server {self.target} of alert channel {self.name!r}"
         message = self.message(alert)
+        missing = "STARTTLS" if spec.security == "starttls" else "AUTH"
         try:
             smtp: smtplib.SMTP
             if spec.security == "tls":
@@ -370,6 +371,7 @@ class EmailChannel:
             with smtp:
                 if spec.security == "starttls":
                     smtp.starttls(context=self._context)
+                    missing = "AUTH"
                 if spec.username and spec.password is not None:
                     smtp.login(spec.username, spec.password.get_secret_value())
                 smtp.send_message(message)
@@ -380,7 +382,7 @@ class EmailChannel:
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:
             raise ConfigError(
-                f"{where} does not support {'STARTTLS' if spec.security == 'starttls' else 'AUTH'}",
+                f"{where} does not support {missing}",
                 hint="set security: tls (port 465) or none, or remove username",
             ) from exc
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
