@@ -379,8 +379,13 @@ def _quality(score: float | None, *, failed: tuple[str, ...] = ()) -> QualityMea
         dimensions={},
         columns={},
         rules=(
-            {"id": "amount_positive", "passed": "amount_positive" not in failed},
-            {"id": "id_unique", "passed": "id_unique" not in failed},
+            {
+                "id": "amount_positive",
+                "severity": "error",
+                "passed": "amount_positive" not in failed,
+            },
+            {"id": "id_unique", "severity": "error", "passed": "id_unique" not in failed},
+            {"id": "name_length", "severity": "warning", "passed": False},  # never alerts
         ),
     )
 

@@ -10,7 +10,8 @@ Rules (the first rule of an ``on`` that matches wins, so put narrow rules first)
   rule's, else from the error kind's policy (``core.taxonomy.KIND_POLICIES``): ``security``
   (critical by ``default_severity``) and ``dependency`` (whose on-call is paged) are
   critical, every other kind a warning.
-- ``quality_breach``: a quality rule whose threshold failed (warning).
+- ``quality_breach``: a quality rule of severity error or critical failed on some rows
+  (warning); rules of severity warning or info never alert.
 - ``score_drop``: the quality score fell ``threshold`` points (default 10) below the last run's.
 - ``reject_ratio``: rejected rows above ``threshold`` (default 0.05) of the rows read.
 - ``sla_duration``: the run took longer than the pipeline's ``sla.max_duration`` (warning).
@@ -291,7 +292,11 @@ class AlertEngine:
         )
 
     def _quality(self, event: QualityMeasured) -> None:
-        failed = [r for r in event.rules if r.get("passed") is False]
+        failed = [
+            r
+            for r in event.rules
+            if r.get("passed") is False and r.get("severity") in ("error", "critical")
+        ]
         rule = self._rule("quality_breach")
         if failed and rule is not None:
             names = sorted(str(r.get("id")) for r in failed)

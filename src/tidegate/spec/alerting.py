@@ -129,7 +129,7 @@ class AlertRuleSpec(BaseModel):
 def _default_rules() -> tuple[AlertRuleSpec, ...]:
     return (
         AlertRuleSpec(on="run_failed"),
-        AlertRuleSpec(on="quality_breach"),
+        AlertRuleSpec(on="reject_ratio"),
         AlertRuleSpec(on="breaker_open"),
         AlertRuleSpec(on="sla_duration"),
     )
