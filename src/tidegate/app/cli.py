@@ -524,12 +524,16 @@ def demo(
     ] = Path("examples/customers"),
     rows: Annotated[int, typer.Option(min=1, help="Customers to generate.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
+    fail_: Annotated[
+        bool,
+        typer.Option("--fail", help="Make the run fail on purpose and show the alert it raises."),
+    ] = False,
 ) -> None:
     """Generate the seeded customers/orders dataset and run the example pipeline on it."""
     from tidegate.app.demo import run_demo  # noqa: PLC0415 - keeps --help fast
 
     try:
-        run_demo(folder, rows=rows, seed=seed, out=out, err=err)
+        run_demo(folder, rows=rows, seed=seed, out=out, err=err, fail=fail_)
     except TidegateError as exc:
         raise fail(exc) from exc
 

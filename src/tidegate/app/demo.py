@@ -27,8 +27,27 @@ FROM customers GROUP BY country ORDER BY customers DESC LIMIT 5
 """
 
 
-def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) -> None:
-    """Generate data into ``folder/data`` and run ``folder/pipeline.yaml`` on it."""
+FAILING = (
+    "observability.alerts={channels: {console: {type: console}}, cooldown: 1s}",
+    "owner=data-platform@example.com",
+    "criticality=1",
+    "consumers=[Finance daily revenue report, CRM segment sync]",
+)
+"""What ``tidegate demo --fail`` sets on the example: an alert channel on the terminal and the
+business facts an alert names."""
+
+FAULT = "mid_batch:raise:data@1"
+"""The failure ``--fail`` injects: a data error in the first batch (not retried: it is data)."""
+
+
+def run_demo(
+    folder: Path, *, rows: int, seed: int, out: Console, err: Console, fail: bool = False
+) -> None:
+    """Generate data into ``folder/data`` and run ``folder/pipeline.yaml`` on it.
+
+    With ``fail`` the run fails on purpose (an injected data error) and the alert it raises
+    is shown in the terminal, the way an on-call engineer would get it by email or chat.
+    """
     pipeline = folder / "pipeline.yaml"
     if not pipeline.is_file():
         raise ConfigError(
@@ -57,7 +76,22 @@ def run_demo(folder: Path, *, rows: int, seed: int, out: Console, err: Console) 
     if err.is_terminal:
         listeners.append(ProgressListener(err))
     # The data was just generated anew, so an interrupted earlier demo is started over.
-    result = run_pipeline(pipeline, listeners=listeners, log_level="error", on_unfinished="fresh")
+    result = run_pipeline(
+        pipeline,
+        overrides=FAILING if fail else (),
+        listeners=listeners,
+        log_level="error",
+        on_unfinished="fresh",
+        inject=(FAULT,) if fail else (),
+    )
+    if fail:
+        out.print(
+            f"\n[bold red]demo run failed on purpose[/] (run {result.run_id}): the alert above "
+            "is what the on-call engineer receives by email, Slack, Teams or a webhook; the "
+            "next successful run sends 'resolved' (`tidegate demo`).",
+            highlight=False,
+        )
+        return
     if result.error is not None:
         raise result.error
     warehouse = folder / ".tidegate" / "warehouse.duckdb"

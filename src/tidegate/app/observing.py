@@ -128,4 +128,48 @@ def observers(spec: PipelineSpec, *, bus: EventBus, profile: str | None) -> list
                     figures=figures,
                 )
             )
-    return [*found, *exporters(spec)]
+    return [*found, *exporters(spec), *alerting(spec)]
+
+
+def alerting(spec: PipelineSpec) -> list[Listener]:
+    """The alert engine of the spec's ``observability.alerts`` and its dispatcher, per run.
+
+    The engine reads and writes the alert history in the state store, so deduplication spans
+    runs (each ``tidegate run`` is a process of its own). The dispatcher keeps retrying failed
+    deliveries in the background after the run and is closed at exit within its timeout. A
+    state store that is down does not silence alerts: the engine then sends without history.
+    """
+    alerts = spec.observability.alerts
+    if alerts is None:
+        return []
+    from tidegate.app.alert_history import StateAlertHistory  # noqa: PLC0415
+    from tidegate.observability.alerting import AlertEngine  # noqa: PLC0415
+    from tidegate.observability.channels import Dispatcher, build_channel  # noqa: PLC0415
+
+    url = state_url(spec)
+    try:
+        store = StateStore.open(url)
+    except TidegateError as exc:
+        _log.warning("alert_history_unavailable", error=exc.message)
+        store = StateStore(url)  # its calls fail; the engine alerts without deduplication
+    engine: list[AlertEngine] = []
+    timeouts = [getattr(channel, "timeout_seconds", 1.0) for channel in alerts.channels.values()]
+    dispatcher = Dispatcher(
+        [build_channel(name, channel) for name, channel in alerts.channels.items()],
+        timeout=max(timeouts, default=1.0),
+        on_result=lambda channel, alert, ok, error: engine[0].delivered(channel, alert, ok, error),  # noqa: PLW0108 - the engine is made after its dispatcher
+    )
+    atexit.register(dispatcher.close)
+    engine.append(
+        AlertEngine(
+            alerts,
+            pipeline=spec.name,
+            owner=spec.owner,
+            criticality=spec.criticality,
+            consumers=spec.consumers,
+            sla_max_duration=spec.sla.max_duration if spec.sla is not None else None,
+            dispatcher=dispatcher,
+            history=StateAlertHistory(store),
+        )
+    )
+    return list(engine)

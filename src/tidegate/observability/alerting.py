@@ -276,7 +276,7 @@ class AlertEngine:
             self._alert(
                 rule="run_failed",
                 severity=rule.severity or kind_severity(kind),
-                title=f"{self.pipeline} failed: {kind} error",
+                title=f"{self.pipeline} failed",
                 summary=f"run {event.run_id} failed after {event.seconds:.0f}s"
                 + (f" in step {step}" if step else "")
                 + f": {message}",
