@@ -140,3 +140,24 @@ def test_the_failing_demo_shows_its_alert_in_the_console(tmp_path: Path, cli: Cl
     assert "Finance daily revenue report will be stale" in done.stderr
     assert "Next action" in done.stderr
     assert "demo run failed on purpose" in done.stdout
+
+
+def test_a_stale_pipeline_found_by_health_alerts_once(
+    tmp_path: Path, cli: Cli, hooks: Hooks
+) -> None:
+    _pipeline(
+        tmp_path,
+        f"    cooldown: 1h\n    channels: {{hook: {{type: webhook, url: '{hooks.url}'}}}}\n",
+    )
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "sla: {max_age: 1s}\n", encoding="utf-8")
+    assert cli("run", "pipeline.yaml").returncode == 0
+    time.sleep(1.2)
+    assert cli("health", "pipeline.yaml").returncode == 1
+    assert cli("health", "pipeline.yaml").returncode == 1  # within the cooldown: no new alert
+    stale = [body for body in hooks.bodies if body["rule"] == "sla_age"]
+    assert len(stale) == 1
+    assert stale[0]["title"] == "orders is stale"
+    assert "max 1s" in stale[0]["summary"]
+    assert cli("run", "pipeline.yaml").returncode == 0  # a success resolves it
+    assert [body["status"] for body in hooks.bodies][-1] == "resolved"

@@ -477,9 +477,12 @@ def health(
     except TidegateError as exc:
         raise fail(exc) from exc
     redactor = SecretRedactor(secret_values(spec))
+    stale = health_checks.stale_alerts(spec)
 
     def rows() -> list[dict[str, Any]]:
-        return health_checks.check_rows(health_checks.pipeline_checks(built), redactor.redact)
+        found = health_checks.check_rows(health_checks.pipeline_checks(built), redactor.redact)
+        stale(found)
+        return found
 
     if interval is None:
         healthy = health_checks.print_checks(rows(), as_json=as_json)

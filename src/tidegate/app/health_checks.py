@@ -44,6 +44,7 @@ __all__ = [
     "parse_interval",
     "pipeline_checks",
     "print_checks",
+    "stale_alerts",
     "state_checks",
     "temp_space",
     "watch",
@@ -184,6 +185,25 @@ def print_checks(rows: Sequence[dict[str, Any]], *, as_json: bool) -> bool:
     out.print(table)
     out.print("healthy" if healthy else "[bold red]unhealthy[/]")
     return healthy
+
+
+def stale_alerts(spec: PipelineSpec) -> Callable[[list[dict[str, Any]]], None]:
+    """What to do with each round's rows so a failed freshness check alerts (``sla_age``):
+    nothing unless the pipeline has alert channels. The alert history's cooldown keeps a
+    watch that sees the same stale pipeline every minute from paging every minute."""
+    if spec.observability.alerts is None:
+        return lambda rows: None
+    from tidegate.app.observing import alerting  # noqa: PLC0415 - only with alerts
+
+    engines = alerting(spec)
+
+    def alert(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            if (row["component"], row["check"]) == ("freshness", "sla") and not row["ok"]:
+                for engine in engines:
+                    engine.stale(str(row["detail"]))  # type: ignore[attr-defined]
+
+    return alert
 
 
 def watch(

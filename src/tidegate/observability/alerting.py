@@ -15,6 +15,7 @@ Rules (the first rule of an ``on`` that matches wins, so put narrow rules first)
 - ``score_drop``: the quality score fell ``threshold`` points (default 10) below the last run's.
 - ``reject_ratio``: rejected rows above ``threshold`` (default 0.05) of the rows read.
 - ``sla_duration``: the run took longer than the pipeline's ``sla.max_duration`` (warning).
+- ``sla_age``: no successful run within ``sla.max_age``, as ``tidegate health`` finds (warning).
 - ``breaker_open``: a circuit breaker opened (critical: the dependency's on-call is paged).
 
 Noise control: alerts are keyed by (pipeline, rule, fingerprint); the fingerprint hashes the
@@ -184,6 +185,7 @@ _RULE_SEVERITY: dict[RuleEvent, AlertSeverity] = {
     "score_drop": "warning",
     "reject_ratio": "warning",
     "sla_duration": "warning",
+    "sla_age": "warning",
     "breaker_open": "critical",
 }
 
@@ -387,6 +389,27 @@ class AlertEngine:
                 next_action=f"`tidegate show {event.run_id}` shows where the time went "
                 "(steps, waits on the source, commits)",
                 impact=self._impact("will be late"),
+            ),
+        )
+
+    def stale(self, detail: str) -> None:
+        """The pipeline missed ``sla.max_age``: no successful run recently enough (``detail``
+        says how long ago). Called by ``tidegate health``, which is what notices; the next
+        successful run resolves it like any other alert."""
+        rule = self._rule("sla_age")
+        if rule is None:
+            return
+        self._fire(
+            rule,
+            self._alert(
+                rule="sla_age",
+                severity=rule.severity or _RULE_SEVERITY["sla_age"],
+                title=f"{self.pipeline} is stale",
+                summary=f"no successful run within its sla.max_age: {detail}",
+                fingerprint=fingerprint("sla_age"),
+                next_action="`tidegate runs <pipeline>` shows the recent runs; is the scheduler "
+                "running it? `tidegate run <pipeline>` runs it now",
+                impact=self._impact("is stale"),
             ),
         )
 

@@ -31,7 +31,13 @@ __all__ = [
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 RuleEvent = Literal[
-    "run_failed", "quality_breach", "score_drop", "reject_ratio", "sla_duration", "breaker_open"
+    "run_failed",
+    "quality_breach",
+    "score_drop",
+    "reject_ratio",
+    "sla_duration",
+    "sla_age",
+    "breaker_open",
 ]
 AlertSeverity = Literal["critical", "warning", "info"]
 
@@ -132,6 +138,7 @@ def _default_rules() -> tuple[AlertRuleSpec, ...]:
         AlertRuleSpec(on="reject_ratio"),
         AlertRuleSpec(on="breaker_open"),
         AlertRuleSpec(on="sla_duration"),
+        AlertRuleSpec(on="sla_age"),
     )
 
 
