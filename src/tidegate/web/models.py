@@ -1,0 +1,250 @@
+"""What the dashboard shows, as pydantic models: the JSON API's response bodies and the pages'.
+
+The dashboard does not read the state store itself (concern packages do not import each
+other); the app layer reads it and hands these models over through ``HistoryReader``. The same
+models are the JSON API's response models, so ``/openapi.json`` documents exactly what the
+pages show.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime  # noqa: TC003 - pydantic resolves annotations at runtime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field, computed_field
+
+__all__ = [
+    "AlertView",
+    "BreakerView",
+    "ColumnView",
+    "EnergyView",
+    "HistoryReader",
+    "Overview",
+    "PipelineDetail",
+    "PipelineHealth",
+    "QualityRuleView",
+    "QualityView",
+    "RegressionView",
+    "RunPoint",
+    "RunView",
+    "StepView",
+    "TimeShare",
+]
+
+Sla = Literal["ok", "late", "failing"]
+
+
+class PipelineHealth(BaseModel):
+    """A pipeline at a glance: its latest run and how its recent runs went."""
+
+    pipeline: str
+    last_run_id: str
+    last_status: str
+    last_started_at: datetime
+    last_success_at: datetime | None = None
+    last_seconds: float | None = None
+    p95_seconds: float | None = Field(None, description="Over the latest runs (up to 20).")
+    rows_read: int | None = None
+    rows_written: int | None = None
+    rows_rejected: int | None = None
+    quality_score: float | None = None
+    error_kind: str | None = None
+    success_rate_7d: float | None = Field(None, description="0..1; None with no run in 7 days.")
+    success_rate_30d: float | None = Field(None, description="0..1; None with no run in 30 days.")
+    runs_7d: int = 0
+    runs_30d: int = 0
+    runs: dict[str, int] = Field(default_factory=dict, description="All runs, by status.")
+    sla: Sla | None = Field(None, description="failing, late (an SLA alert is open) or ok.")
+    open_alerts: list[str] = Field(default_factory=list, description="Rules of open alerts.")
+
+    @computed_field  # type: ignore[prop-decorator] # pydantic's documented idiom
+    @property
+    def problem(self) -> bool:
+        """Whether the row needs a look: sorts first and is coloured."""
+        return (
+            self.last_status == "failed"
+            or self.sla in {"late", "failing"}
+            or bool(self.open_alerts)
+        )
+
+
+class BreakerView(BaseModel):
+    """A circuit breaker that is not closed: an API Tidegate stopped calling for a while."""
+
+    target: str
+    state: str
+    failing_since: datetime | None = None
+    next_probe_at: datetime | None = None
+    failures: int
+    calls: int
+
+
+class AlertView(BaseModel):
+    """An alert decided on (sent, suppressed or a recovery notice)."""
+
+    id: int
+    pipeline: str
+    rule: str
+    severity: str
+    status: str
+    title: str
+    run_id: str | None = None
+    sent_at: datetime
+    resolved_at: datetime | None = None
+
+
+class Overview(BaseModel):
+    """Every pipeline, problems first, with the open breakers and the latest alerts."""
+
+    generated_at: datetime
+    pipelines: list[PipelineHealth]
+    breakers: list[BreakerView]
+    alerts: list[AlertView]
+
+
+class RunPoint(BaseModel):
+    """One run in a pipeline's history."""
+
+    run_id: str
+    status: str
+    started_at: datetime
+    seconds: float | None = None
+    rows_read: int | None = None
+    rows_written: int | None = None
+    rows_rejected: int | None = None
+    quality_score: float | None = None
+    error_kind: str | None = None
+
+
+class StepView(BaseModel):
+    """One step over a run: time, batches, rows in and out, rows it rejected."""
+
+    step: str
+    position: int
+    batches: int
+    rows_in: int
+    rows_out: int
+    rejected: int
+    seconds: float
+
+
+class PipelineDetail(BaseModel):
+    """A pipeline's history (newest first) and its latest run's steps."""
+
+    health: PipelineHealth
+    runs: list[RunPoint]
+    steps: list[StepView]
+    alerts: list[AlertView]
+
+
+class TimeShare(BaseModel):
+    """A slice of a run's wall time."""
+
+    label: str
+    seconds: float
+    share: float = Field(description="Of the wall time, 0..1.")
+
+
+class QualityRuleView(BaseModel):
+    """One quality rule's outcome."""
+
+    id: str
+    type: str
+    column: str | None = None
+    severity: str
+    on_fail: str
+    checked: int
+    failed: int
+    passed: bool
+
+
+class QualityView(BaseModel):
+    """A run's quality: score, rows checked and rejected, per dimension and per rule."""
+
+    step: str
+    score: float | None = None
+    rows: int
+    rejected: int
+    dimensions: dict[str, Any]
+    rules: list[QualityRuleView]
+
+
+class EnergyView(BaseModel):
+    """A run's estimated energy use and emissions."""
+
+    energy_kwh: float
+    co2e_g: float
+    carbon_intensity: float
+    energy_model: str
+
+
+class ColumnView(BaseModel):
+    """A column's classification and the protection applied to it."""
+
+    column_name: str
+    pii_type: str
+    level: str
+    origin: str
+    required: str
+    applied: str
+    status: str
+    policy: str
+
+
+class RegressionView(BaseModel):
+    """A figure far from its baseline."""
+
+    metric: str
+    value: float
+    mean: float
+    stddev: float
+    sigmas: float
+    runs: int
+
+
+class RunView(BaseModel):
+    """Everything recorded of one run."""
+
+    run_id: str
+    pipeline: str
+    status: str
+    error_kind: str | None = None
+    error: str | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    seconds: float | None = None
+    rows_read: int | None = None
+    rows_written: int | None = None
+    rows_rejected: int | None = None
+    batches: int | None = None
+    quality_score: float | None = None
+    resumed_from: str | None = None
+    profile: str | None = None
+    host: str
+    version: str
+    steps: list[StepView]
+    time_split: list[TimeShare]
+    quality: QualityView | None = None
+    energy: EnergyView | None = None
+    regressions: list[RegressionView]
+    columns: list[ColumnView]
+
+
+class HistoryReader(Protocol):
+    """What the dashboard reads; the app layer adapts the state store to it.
+
+    Methods raise ``tidegate.errors.TidegateError`` when the history cannot be read (the
+    dashboard answers 503) and return None for a pipeline or run that is not there (404).
+    """
+
+    def ping(self) -> None:
+        """Raise when the history cannot be read."""
+
+    def overview(self) -> Overview:
+        """Every pipeline, problems first."""
+
+    def pipeline(self, name: str, *, runs: int) -> PipelineDetail | None:
+        """The pipeline's latest ``runs`` runs, or None when it has none."""
+
+    def run(self, run_id: str) -> RunView | None:
+        """The run of this id (or unique prefix), or None."""
