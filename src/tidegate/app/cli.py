@@ -408,39 +408,62 @@ def show(
 
 
 @app.command(epilog=EXIT_CODES)
-def serve(
+def serve(  # noqa: PLR0917 - typer maps each command-line option to one parameter
     pipeline: Annotated[
         Path | None,
         typer.Argument(help="The pipeline whose state store to serve.", show_default=False),
     ] = None,
     state: StateOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 9464,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            metavar="SECRET",
+            help="Access token (env:NAME or file:PATH); required when listening beyond loopback.",
+        ),
+    ] = None,
     set_: SetOption = None,
 ) -> None:
-    """Serve /metrics for Prometheus from the run history (each pipeline's latest run)."""
-    from tidegate.app.history_cli import open_store  # noqa: PLC0415 - keeps --help fast
-    from tidegate.app.serve import serve as serve_metrics  # noqa: PLC0415
+    """Serve the dashboard (overview, pipelines, runs, JSON API) and /metrics from the run
+    history; read-only, on loopback unless a token guards it."""
+    import ipaddress  # noqa: PLC0415 - keeps --help fast
 
+    from tidegate.app.history_cli import open_store  # noqa: PLC0415
+    from tidegate.spec.settings import resolve_secret_ref  # noqa: PLC0415
+
+    try:
+        secret = None if token is None else str(resolve_secret_ref(token))
+    except ValueError as exc:
+        raise fail(ConfigError(f"--token: {exc}", hint="give env:NAME or file:PATH")) from exc
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not secret:
+        raise fail(
+            ConfigError(
+                f"the dashboard would listen on {host} without a token",
+                hint="pass --token env:NAME (or file:PATH) to require it, or keep the "
+                "default 127.0.0.1",
+            )
+        )
     try:
         store, _ = open_store(pipeline, state, set_ or [])
     except TidegateError as exc:
         raise fail(exc) from exc
+    import uvicorn  # noqa: PLC0415 - only when serving
+
+    from tidegate.app.dashboard import dashboard_app  # noqa: PLC0415
+
     err.print(
-        f"serving http://{host}:{port}/metrics from {store.shown_url} (Ctrl-C stops)",
+        f"serving the dashboard on http://{host}:{port}/ (and /metrics) from "
+        f"{store.shown_url} (Ctrl-C stops)",
         highlight=False,
     )
     try:
-        serve_metrics(store, host=host, port=port)
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        raise fail(
-            ConfigError(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-                hint="pick a free port with --port",
-            )
-        ) from exc
+        uvicorn.run(dashboard_app(store, token=secret), host=host, port=port, log_level="warning")
     finally:
         store.close()
 

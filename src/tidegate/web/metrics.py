@@ -1,8 +1,8 @@
 """``/metrics`` of the dashboard: Prometheus text read from the run history at each scrape.
 
-The same families and labels as ``tidegate.app.serve``'s collector (a scrape config keeps
-working when ``tidegate serve`` switches to the dashboard), read through ``HistoryReader``
-instead of the state store, which this package may not import. Labels are pipeline names and
+Runs are batch jobs, gone before a scrape could reach them; the history outlives them, so
+each scrape reads every pipeline's latest run through ``HistoryReader`` (this package may not
+import the state store). Labels are pipeline names and
 fixed words only, so no setting (and no secret) can reach a label.
 """
 
