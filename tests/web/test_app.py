@@ -105,7 +105,7 @@ def test_overview_answers_is_anything_wrong_problems_first(client: TestClient) -
     # failing before late before fine; status told by word and icon, not colour alone
     assert body.index(">broken<") < body.index(">clean<") < body.index(">orders<")
     assert "✖</span> failed" in body
-    assert "⏰</span> late" in body
+    assert "◷</span> late" in body
     assert "api.example.com" in body
     assert "clean: no success within 1h" in body
     assert 'src="/static/refresh.js"' in body

@@ -1,0 +1,139 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against uvicorn
+serving a state store filled by real runs. Each page loads without console errors, shows what
+it must, is screenshotted under ``test-artifacts/``, and the XSS payload stays text."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import uvicorn
+
+from tests.web.test_app import XSS, history  # noqa: F401 - the module fixture of real runs
+from tidegate.app.dashboard import dashboard_app
+from tidegate.state import StateStore
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from playwright.sync_api import Browser, Page
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: .ci/run installs the Debian package `chromium`")
+        pytest.skip("Chromium is not installed here (apt-get install chromium)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def server(history: dict[str, str]) -> Iterator[str]:  # noqa: F811 - the imported fixture
+    store = StateStore.open(history["url"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        dashboard_app(store, refresh_seconds=1), host="127.0.0.1", port=port, log_level="warning"
+    )
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    executable = _chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+def _visit(browser: Browser, url: str, shot: str) -> tuple[Page, list[str]]:
+    """Open ``url`` in a fresh page at laptop size; the console errors seen while loading."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: errors.append(f"dialog opened: {dialog.message}"))
+    response = page.goto(url, wait_until="networkidle")
+    assert response is not None
+    assert response.status == 200
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+    return page, errors
+
+
+def test_overview_in_the_browser(browser: Browser, server: str) -> None:
+    page, errors = _visit(browser, server + "/", "dashboard-overview")
+    text = page.inner_text("body")
+    assert "2 of 3 pipelines need a look" in text
+    assert "broken" in text
+    assert "api.example.com" in text
+    assert errors == []
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.wait_for_timeout(2500)  # refresh_seconds=1: the rows are fetched, the page stays
+    assert any("/fragments/overview" in url for url in fetched)
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    assert errors == []
+    page.close()
+
+
+def test_pipeline_page_in_the_browser(browser: Browser, server: str) -> None:
+    page, errors = _visit(browser, server + "/pipelines/orders", "dashboard-pipeline")
+    text = page.inner_text("body")
+    assert "99 rejected" in text
+    assert page.locator("svg").count() >= 5  # four history charts and the data flow
+    assert errors == []
+    page.close()
+
+
+def test_run_pages_in_the_browser_and_the_payload_stays_text(
+    browser: Browser,
+    server: str,
+    history: dict[str, str],  # noqa: F811 - the imported fixture
+) -> None:
+    page, errors = _visit(browser, server + f"/runs/{history['orders']}", "dashboard-run")
+    assert XSS in page.inner_text("body")  # shown as text
+    assert page.locator("script:not([src])").count() == 0
+    assert errors == []  # no alert dialog, no console error
+    page.close()
+    failed, errors = _visit(browser, server + f"/runs/{history['broken']}", "dashboard-run-failed")
+    text = failed.inner_text("body")
+    assert "data" in text
+    assert "fault injected at mid_batch" in text
+    assert errors == []
+    failed.close()
