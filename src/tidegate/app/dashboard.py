@@ -8,6 +8,8 @@ breakers, recent alerts), never one query per pipeline.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -53,18 +55,39 @@ def dashboard_app(
     return create_app(StoreReader(store), token=token, refresh_seconds=refresh_seconds)
 
 
-class StoreReader:
-    """``HistoryReader`` over a ``StateStore``."""
+OVERVIEW_TTL = 2.0
+"""Seconds an overview is reused. Every open dashboard refreshes it (each 15 s by default);
+a wall of screens, or a burst of scrapes, then costs one read of the history, not one each."""
 
-    def __init__(self, store: StateStore) -> None:
+
+class StoreReader:
+    """``HistoryReader`` over a ``StateStore``.
+
+    The overview is read once for all the requests arriving within ``OVERVIEW_TTL``: requests
+    that come while it is being read wait for that read instead of starting their own.
+    """
+
+    def __init__(self, store: StateStore, *, ttl: float = OVERVIEW_TTL) -> None:
         self.store = store
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._overview: tuple[float, Overview] | None = None
 
     def ping(self) -> None:
         """Read one run: raises ``DependencyError`` when the store is unreachable."""
         self.store.runs(limit=1)
 
     def overview(self) -> Overview:
-        """Every pipeline, problems first, then by name."""
+        """Every pipeline, problems first, then by name (reused for ``ttl`` seconds)."""
+        with self._lock:
+            cached = self._overview
+            if cached is not None and time.monotonic() - cached[0] < self.ttl:
+                return cached[1]
+            fresh = self._read_overview()
+            self._overview = (time.monotonic(), fresh)
+            return fresh
+
+    def _read_overview(self) -> Overview:
         healths = self._healths()
         rank = {"failing": 0, "late": 1}
         healths.sort(
