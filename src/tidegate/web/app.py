@@ -15,6 +15,7 @@ redirects to the same address without the token, so it leaves the address bar an
 from __future__ import annotations
 
 import hmac
+import time
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -250,12 +251,16 @@ class _Guard:
             await self.app(scope, receive, send)
             return
         head = scope["method"] == "HEAD"
+        began = time.perf_counter()
 
         async def guarded(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
                 headers.append((b"cache-control", b"no-store"))
+                # how long the app took for this request (queueing in the process included)
+                took = (time.perf_counter() - began) * 1000
+                headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
                 message = {**message, "headers": headers}
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
