@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -20,26 +19,9 @@ from tidegate.state import StateStore
 from tidegate.state.tables import BREAKERS, HEAD, RUNS, VERSION_TABLE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from contextlib import AbstractContextManager
-    from pathlib import Path
-
     from tidegate.observability.alert import Alert
 
 T0 = datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    postgres_database: Callable[[str], AbstractContextManager[str]],
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    with postgres_database("tidegate_alerts_") as database:
-        yield database
 
 
 class Sent:

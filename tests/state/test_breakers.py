@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
-from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -19,27 +18,9 @@ from tidegate.spec.resilience import BreakerSpec
 from tidegate.state import StateStore
 from tidegate.state.tables import HEAD, RUNS, VERSION_TABLE
 
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from contextlib import AbstractContextManager
-    from pathlib import Path
-
 API = "api.example.com"
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 SPEC = BreakerSpec(window=4, min_calls=4, failure_rate=0.5, cool_down=60.0)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    postgres_database: Callable[[str], AbstractContextManager[str]],
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    with postgres_database("tidegate_breakers_") as database:
-        yield database
 
 
 class Run:

@@ -18,22 +18,8 @@ from tidegate.state import StateRecorder, StateStore
 from tidegate.state.tables import HEAD, VERSION_TABLE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from contextlib import AbstractContextManager
+    from collections.abc import Iterator
     from pathlib import Path
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    postgres_database: Callable[[str], AbstractContextManager[str]],
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'nested' / 'state.db'}"
-        return
-    with postgres_database("tidegate_state_") as database:
-        yield database
 
 
 @pytest.fixture

@@ -219,21 +219,7 @@ class StateStore:
             query = query.where(RUNS.c.pipeline == pipeline)
         with self._connection("reading runs") as connection:
             rows = connection.execute(query.limit(limit)).mappings().all()
-        return [
-            RunRow(
-                run_id=row["run_id"],
-                pipeline=row["pipeline"],
-                status=row["status"],
-                started_at=_utc(row["started_at"]),
-                seconds=row["seconds"],
-                rows_read=row["rows_read"],
-                rows_written=row["rows_written"],
-                rows_rejected=row["rows_rejected"],
-                quality_score=row["quality_score"],
-                error_kind=row["error_kind"],
-            )
-            for row in rows
-        ]
+        return [_run_row(row) for row in rows]
 
     def find(self, run_id: str) -> RunDetail:
         """The run whose id is or starts with ``run_id``; a clear error when none or several."""
