@@ -60,6 +60,7 @@ import smtplib
 import ssl
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -428,8 +429,9 @@ def _reply(exc: smtplib.SMTPException) -> str:
 _ERROR_CODE = re.compile(r"[A-Za-z_]{1,40}")
 
 
-class _HttpChannel:
-    """A channel that POSTs JSON to a secret URL (webhook, Teams, Slack)."""
+class _HttpChannel(ABC):
+    """A channel that POSTs JSON to a secret URL (webhook, Teams, Slack); each kind says its
+    payload."""
 
     label = "webhook"
 
@@ -445,9 +447,9 @@ class _HttpChannel:
         self._url = url
         self._timeout = timeout
 
+    @abstractmethod
     def payload(self, alert: Alert) -> dict[str, Any]:
         """The JSON body for ``alert``."""
-        raise NotImplementedError
 
     def headers(self, body: bytes) -> dict[str, str]:
         """Request headers for ``body`` besides the content type."""
