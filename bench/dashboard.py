@@ -1,15 +1,19 @@
 """Dashboard overview latency with 1,000 pipelines x 100 runs in the state store.
 
-    python bench/dashboard.py [--pipelines 1000] [--runs 100] [--clients 20] [--requests 200]
+    python bench/dashboard.py [--pipelines 1000] [--runs 100] [--clients 20] [--seconds 10]
 
 Fills a SQLite state store (not timed) with ``--pipelines`` x ``--runs`` finished runs through
 the store's own migration and tables, serves the dashboard with uvicorn on loopback in a child
-process, and requests the overview (``/``) from ``--clients`` concurrent clients. Server time
+process, and requests the overview (``/``) from ``--clients`` concurrent clients, each asking
+again as soon as answered, for ``--seconds`` (long enough for several re-reads). Server time
 is what the app reports in its ``Server-Timing`` header (from the request reaching the app to
 the response starting: rendering, the history read, waiting for a worker thread); the clients'
-wait adds the queue in front of the app. The last line is JSON with ``p50_ms`` and ``p95_ms``
-(server time; target: the overview under 300 ms) and the clients' ``client_p50_ms`` and
-``client_p95_ms``. Exit code 1 when the server p50 is above the target.
+wait adds the queue in front of the app. The dashboard serves the overview from a snapshot of
+the history re-read in the background every 2 s, rendered once per snapshot; the first
+request, which reads the history and renders the page itself, is reported apart as the cold
+figure. The last line is JSON with ``p50_ms`` and ``p95_ms`` (server time; target: the
+overview under 300 ms), the clients' ``client_p50_ms`` and ``client_p95_ms``, and ``cold_ms``.
+Exit code 1 when the server p95 is above the target.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ def main() -> int:
     parser.add_argument("--pipelines", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tidegate-bench-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'state.db'}"
@@ -103,17 +107,28 @@ def main() -> int:
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            httpx.get(base + "/", timeout=60)  # warm: imports, first connection
+            # the first request reads the history and renders the page: the cold figure
+            first = httpx.get(base + "/", timeout=60)
+            cold = float(first.headers["server-timing"].split("dur=")[1])
 
-            def one(_: int) -> tuple[float, float]:
-                began = time.perf_counter()
-                response = httpx.get(base + "/", timeout=60)
-                response.raise_for_status()
-                timing = response.headers["server-timing"].split("dur=")[1]
-                return (time.perf_counter() - began) * 1000, float(timing)
+            # one pooled client, as a browser keeps its connection: a client per request
+            # would measure its own TLS-context and connection set-up, not the dashboard
+            limits = httpx.Limits(max_connections=args.clients)
+            with httpx.Client(base_url=base, timeout=60, limits=limits) as client:
+                deadline = time.perf_counter() + args.seconds
 
-            with ThreadPoolExecutor(max_workers=args.clients) as pool:
-                measured = list(pool.map(one, range(args.requests)))
+                def one(_: int) -> list[tuple[float, float]]:
+                    times = []
+                    while time.perf_counter() < deadline:
+                        began = time.perf_counter()
+                        response = client.get("/")
+                        response.raise_for_status()
+                        timing = response.headers["server-timing"].split("dur=")[1]
+                        times.append(((time.perf_counter() - began) * 1000, float(timing)))
+                    return times
+
+                with ThreadPoolExecutor(max_workers=args.clients) as pool:
+                    measured = [m for times in pool.map(one, range(args.clients)) for m in times]
         finally:
             server.terminate()
             server.wait(10)
@@ -123,9 +138,10 @@ def main() -> int:
     c50, c95 = _percentiles(clients)
     print(
         f"overview with {args.pipelines:,} pipelines x {args.runs} runs, {args.clients} "
-        f"clients, {args.requests} requests: server time p50 {p50:.0f} ms, p95 {p95:.0f} ms "
+        f"clients, {len(measured)} requests in {args.seconds:.0f} s: server time "
+        f"p50 {p50:.0f} ms, p95 {p95:.0f} ms "
         f"(target under {TARGET_MS:.0f} ms); as the clients waited p50 {c50:.0f} ms, "
-        f"p95 {c95:.0f} ms"
+        f"p95 {c95:.0f} ms; the first (cold) request {cold:.0f} ms"
     )
     print(
         json.dumps(
@@ -134,11 +150,12 @@ def main() -> int:
                 "p95_ms": round(p95, 1),
                 "client_p50_ms": round(c50, 1),
                 "client_p95_ms": round(c95, 1),
+                "cold_ms": round(cold, 1),
                 "clients": args.clients,
             }
         )
     )
-    return 0 if p50 <= TARGET_MS else 1
+    return 0 if p95 <= TARGET_MS else 1
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:

@@ -2,7 +2,8 @@
 
 SQLite gets WAL journaling and a busy timeout, so a dashboard can read while a run writes and
 two runs of different pipelines can record at once. Every write is one short transaction: a
-``running`` row when a run starts, everything else when it ends; nothing is written per batch,
+``running`` row (and the spec, the first time its hash is seen) when a run starts, everything
+else (timeline and sample rejects included) when it ends; nothing is written per batch,
 so recording costs the data path nothing measurable. Circuit breakers are one row per target,
 written when a breaker changes; alerts one row each, with a row per channel outcome.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -29,7 +30,10 @@ from tidegate.state.tables import (
     HEAD,
     QUALITY,
     REGRESSIONS,
+    REJECTS,
+    RUN_EVENTS,
     RUNS,
+    SPECS,
     STEPS,
     VERSION_TABLE,
 )
@@ -94,13 +98,21 @@ class RunRow:
 
 @dataclass(frozen=True, kw_only=True)
 class RunDetail:
-    """Everything recorded of one run, for ``tidegate show``."""
+    """Everything recorded of one run, for ``tidegate show`` and the dashboard.
+
+    ``timeline`` holds the run's events in order (``seq``, ``offset_seconds``, ``kind``,
+    ``text``, ``error_kind``, ``detail``); ``rejects`` a few rejected rows, masked as the
+    policy requires (``seq``, ``step``, ``batch``, ``source_row``, ``rules``, ``reason``,
+    ``row``). Both are empty for runs recorded before they were kept.
+    """
 
     run: dict[str, Any]
     steps: list[dict[str, Any]]
     quality: dict[str, Any] | None
     columns: list[dict[str, Any]]
     regressions: list[dict[str, Any]]
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -110,6 +122,8 @@ class RunDetail:
             "quality": self.quality,
             "columns": self.columns,
             "regressions": self.regressions,
+            "timeline": self.timeline,
+            "rejects": self.rejects,
         }
 
 
@@ -126,6 +140,8 @@ class PipelineSummary:
     last_rows_rejected: int | None
     last_quality_score: float | None
     last_success_at: datetime | None
+    last_run_id: str
+    last_error_kind: str | None
     runs: dict[str, int]
 
 
@@ -182,10 +198,24 @@ class StateStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def start_run(self, values: Mapping[str, Any]) -> None:
-        """Record a run that just started (status ``running``)."""
+    def start_run(
+        self, values: Mapping[str, Any], *, spec: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record a run that just started (status ``running``), and ``spec``, its effective
+        spec, unless a run of the same ``spec_hash`` stored it already."""
         with self._connection("recording a run start") as connection:
             connection.execute(RUNS.insert().values(**values))
+            if spec is not None:
+                _insert_absent(
+                    connection,
+                    SPECS,
+                    {
+                        "spec_hash": values["spec_hash"],
+                        "pipeline": values["pipeline"],
+                        "first_seen": values["started_at"],
+                        "spec": dict(spec),
+                    },
+                )
 
     def finish_run(
         self,
@@ -196,14 +226,19 @@ class StateStore:
         quality: Mapping[str, Any] | None = None,
         columns: Sequence[Mapping[str, Any]] = (),
         regressions: Sequence[Mapping[str, Any]] = (),
+        timeline: Sequence[Mapping[str, Any]] = (),
+        rejects: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        """Record how a run ended, with its steps, quality, columns and regressions, at once."""
+        """Record how a run ended, with its steps, quality, columns, regressions, timeline and
+        sample rejects, at once."""
         with self._connection("recording a run") as connection:
             connection.execute(RUNS.update().where(RUNS.c.run_id == run_id).values(**values))
             for table, rows in (
                 (STEPS, steps),
                 (CLASSIFICATIONS, columns),
                 (REGRESSIONS, regressions),
+                (RUN_EVENTS, timeline),
+                (REJECTS, rejects),
             ):
                 if rows:
                     connection.execute(table.insert(), [{"run_id": run_id, **r} for r in rows])
@@ -214,7 +249,9 @@ class StateStore:
 
     def runs(self, *, pipeline: str | None = None, limit: int = 20) -> list[RunRow]:
         """The latest ``limit`` runs (of ``pipeline``), newest first."""
-        query = sa.select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.run_id.desc())
+        query = sa.select(*_RUN_ROW_COLUMNS).order_by(
+            RUNS.c.started_at.desc(), RUNS.c.run_id.desc()
+        )
         if pipeline is not None:
             query = query.where(RUNS.c.pipeline == pipeline)
         with self._connection("reading runs") as connection:
@@ -248,13 +285,27 @@ class StateStore:
             quality = _rows(connection, QUALITY, key)
             columns = _rows(connection, CLASSIFICATIONS, key)
             regressions = _rows(connection, REGRESSIONS, key)
+            timeline = _rows(connection, RUN_EVENTS, key, RUN_EVENTS.c.seq)
+            rejects = _rows(connection, REJECTS, key, REJECTS.c.seq)
         return RunDetail(
             run={k: _plain(v) for k, v in run.items()},
             steps=steps,
             quality=quality[0] if quality else None,
             columns=columns,
             regressions=regressions,
+            timeline=timeline,
+            rejects=rejects,
         )
+
+    def spec(self, spec_hash: str) -> dict[str, Any] | None:
+        """The stored spec of ``spec_hash`` (``spec_hash``, ``pipeline``, ``first_seen``,
+        ``spec``), or None when no run stored it (runs recorded before specs were kept)."""
+        query = sa.select(SPECS).where(SPECS.c.spec_hash == spec_hash)
+        with self._connection("reading a spec") as connection:
+            row = connection.execute(query).mappings().one_or_none()
+        if row is None:
+            return None
+        return {**row, "first_seen": _utc(row["first_seen"])}
 
     def pipelines(self) -> list[PipelineSummary]:
         """Per pipeline: its latest run, when it last succeeded, and its runs by status."""
@@ -289,14 +340,17 @@ class StateStore:
                 last_rows_rejected=row["rows_rejected"],
                 last_quality_score=row["quality_score"],
                 last_success_at=_utc(succeeded[name]) if succeeded.get(name) else None,
+                last_run_id=row["run_id"],
+                last_error_kind=row["error_kind"],
                 runs=by_status.get(name, {}),
             )
             for name, row in sorted(last.items())
         ]
 
-    def latest_runs(self, *, per_pipeline: int) -> dict[str, list[RunRow]]:
-        """Per pipeline its latest ``per_pipeline`` runs, newest first: one query (a window
-        function), so the dashboard reads a thousand pipelines as fast as one."""
+    def recent_seconds(self, *, per_pipeline: int) -> dict[str, list[float]]:
+        """Per pipeline the durations of its latest ``per_pipeline`` finished runs, newest
+        first: one query (a window function) reading two columns, so the dashboard's p95 over
+        a thousand pipelines costs one pass over the index, not a query each."""
         rank = (
             sa.func.row_number()
             .over(
@@ -305,16 +359,20 @@ class StateStore:
             )
             .label("rank")
         )
-        ranked = sa.select(*_RUN_ROW_COLUMNS, rank).subquery()
+        ranked = (
+            sa.select(RUNS.c.pipeline, RUNS.c.seconds, rank)
+            .where(RUNS.c.seconds.is_not(None))
+            .subquery()
+        )
         query = (
-            sa.select(*(ranked.c[column.name] for column in _RUN_ROW_COLUMNS))
+            sa.select(ranked.c.pipeline, ranked.c.seconds)
             .where(ranked.c.rank <= per_pipeline)
             .order_by(ranked.c.pipeline, ranked.c.rank)
         )
-        found: dict[str, list[RunRow]] = {}
-        with self._connection("reading the latest runs") as connection:
-            for row in connection.execute(query).mappings():
-                found.setdefault(row["pipeline"], []).append(_run_row(row))
+        found: dict[str, list[float]] = {}
+        with self._connection("reading the latest durations") as connection:
+            for pipeline, seconds in connection.execute(query):
+                found.setdefault(pipeline, []).append(float(seconds))
         return found
 
     def window_counts(self, starts: Sequence[datetime]) -> dict[str, list[tuple[int, int]]]:
@@ -637,6 +695,33 @@ def _upsert(dialect: str, row: Mapping[str, Any]) -> sa.Executable | None:
             set_={k: pg.excluded[k] for k in row if k != "target"},
         )
     return None
+
+
+def _insert_absent(connection: sa.Connection, table: sa.Table, row: Mapping[str, Any]) -> None:
+    """Insert ``row`` unless its primary key is there already; two processes doing so at once
+    both succeed (one inserts). ``ON CONFLICT DO NOTHING`` where the database has it, else an
+    insert in a savepoint whose duplicate-key failure is ignored."""
+    keys = [column.name for column in table.primary_key.columns]
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415 - loaded
+
+        connection.execute(
+            sqlite_insert(table).values(**row).on_conflict_do_nothing(index_elements=keys)
+        )
+        return
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: PLC0415 - loaded
+
+        connection.execute(
+            pg_insert(table).values(**row).on_conflict_do_nothing(index_elements=keys)
+        )
+        return
+    try:
+        with connection.begin_nested():
+            connection.execute(table.insert().values(**row))
+    except sa.exc.IntegrityError:
+        return
 
 
 def _plain(value: Any) -> Any:
