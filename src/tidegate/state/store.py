@@ -307,28 +307,33 @@ class StateStore:
             return None
         return {**row, "first_seen": _utc(row["first_seen"])}
 
-    def pipelines(self) -> list[PipelineSummary]:
-        """Per pipeline: its latest run, when it last succeeded, and its runs by status."""
+    def pipelines(self, *, pipeline: str | None = None) -> list[PipelineSummary]:
+        """Per pipeline (or of ``pipeline`` alone): its latest run, when it last succeeded,
+        and its runs by status."""
+        only = _only(pipeline)
         latest = (
             sa.select(RUNS.c.pipeline, sa.func.max(RUNS.c.run_id).label("run_id"))
+            .where(only)
             .group_by(RUNS.c.pipeline)
             .subquery()
         )
         last_runs = sa.select(RUNS).join(latest, RUNS.c.run_id == latest.c.run_id)
         successes = (
             sa.select(RUNS.c.pipeline, sa.func.max(RUNS.c.finished_at).label("finished_at"))
-            .where(RUNS.c.status == "succeeded")
+            .where(RUNS.c.status == "succeeded", only)
             .group_by(RUNS.c.pipeline)
         )
-        counts = sa.select(RUNS.c.pipeline, RUNS.c.status, sa.func.count()).group_by(
-            RUNS.c.pipeline, RUNS.c.status
+        counts = (
+            sa.select(RUNS.c.pipeline, RUNS.c.status, sa.func.count())
+            .where(only)
+            .group_by(RUNS.c.pipeline, RUNS.c.status)
         )
         with self._connection("reading the pipelines") as connection:
             last = {row["pipeline"]: row for row in connection.execute(last_runs).mappings()}
             succeeded = {row[0]: row[1] for row in connection.execute(successes)}
             by_status: dict[str, dict[str, int]] = {}
-            for pipeline, status, count in connection.execute(counts):
-                by_status.setdefault(pipeline, {})[status] = count
+            for name, status, count in connection.execute(counts):
+                by_status.setdefault(name, {})[status] = count
         return [
             PipelineSummary(
                 pipeline=name,
@@ -347,10 +352,13 @@ class StateStore:
             for name, row in sorted(last.items())
         ]
 
-    def recent_seconds(self, *, per_pipeline: int) -> dict[str, list[float]]:
-        """Per pipeline the durations of its latest ``per_pipeline`` finished runs, newest
-        first: one query (a window function) reading two columns, so the dashboard's p95 over
-        a thousand pipelines costs one pass over the index, not a query each."""
+    def recent_seconds(
+        self, *, per_pipeline: int, pipeline: str | None = None
+    ) -> dict[str, list[float]]:
+        """Per pipeline (or of ``pipeline`` alone) the durations of its latest ``per_pipeline``
+        finished runs, newest first: one query (a window function) reading two columns, so the
+        dashboard's p95 over a thousand pipelines costs one pass over the index, not a query
+        each."""
         rank = (
             sa.func.row_number()
             .over(
@@ -361,7 +369,7 @@ class StateStore:
         )
         ranked = (
             sa.select(RUNS.c.pipeline, RUNS.c.seconds, rank)
-            .where(RUNS.c.seconds.is_not(None))
+            .where(RUNS.c.seconds.is_not(None), _only(pipeline))
             .subquery()
         )
         query = (
@@ -371,12 +379,15 @@ class StateStore:
         )
         found: dict[str, list[float]] = {}
         with self._connection("reading the latest durations") as connection:
-            for pipeline, seconds in connection.execute(query):
-                found.setdefault(pipeline, []).append(float(seconds))
+            for name, seconds in connection.execute(query):
+                found.setdefault(name, []).append(float(seconds))
         return found
 
-    def window_counts(self, starts: Sequence[datetime]) -> dict[str, list[tuple[int, int]]]:
-        """Per pipeline and per moment of ``starts``: (runs, succeeded runs) started since it.
+    def window_counts(
+        self, starts: Sequence[datetime], *, pipeline: str | None = None
+    ) -> dict[str, list[tuple[int, int]]]:
+        """Per pipeline (or of ``pipeline`` alone) and per moment of ``starts``: (runs,
+        succeeded runs) started since it.
 
         One aggregated query over the runs since the earliest moment, for success rates.
         """
@@ -390,7 +401,7 @@ class StateStore:
             columns.append(sa.func.sum(sa.case((succeeded, 1), else_=0)))
         query = (
             sa.select(RUNS.c.pipeline, *columns)
-            .where(RUNS.c.started_at >= min(starts))
+            .where(RUNS.c.started_at >= min(starts), _only(pipeline))
             .group_by(RUNS.c.pipeline)
         )
         with self._connection("counting runs") as connection:
@@ -637,6 +648,11 @@ _RUN_ROW_COLUMNS = (
     RUNS.c.error_kind,
 )
 """The columns a ``RunRow`` holds."""
+
+
+def _only(pipeline: str | None) -> sa.ColumnElement[bool]:
+    """The runs of ``pipeline``, or of every pipeline when None."""
+    return sa.true() if pipeline is None else RUNS.c.pipeline == pipeline
 
 
 def _run_row(row: sa.RowMapping) -> RunRow:
