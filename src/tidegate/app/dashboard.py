@@ -13,9 +13,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tidegate.errors import ConfigError
+import structlog
+
+from tidegate.errors import ConfigError, TidegateError
 from tidegate.observability.performance import RunFigures, where_time_went
 from tidegate.web import create_app
+from tidegate.web.health import HEALTH_TTL
 from tidegate.web.models import (
     AlertView,
     BreakerView,
@@ -38,9 +41,12 @@ if TYPE_CHECKING:
 
     from fastapi import FastAPI
 
+    from tidegate.app.bootstrap import Pipeline
     from tidegate.state import PipelineSummary, RunDetail, RunRow, StateStore
 
 __all__ = ["StoreReader", "dashboard_app"]
+
+_log = structlog.get_logger(__name__)
 
 P95_RUNS = 20
 """A pipeline's p95 duration is over its latest 20 runs: recent enough to show a change."""
@@ -49,22 +55,45 @@ _SLA_RULES = frozenset({"sla_age", "sla_duration"})
 
 
 def dashboard_app(
-    store: StateStore, *, token: str | None = None, refresh_seconds: int = 15
+    store: StateStore,
+    *,
+    pipelines: Sequence[Pipeline] = (),
+    token: str | None = None,
+    refresh_seconds: int = 15,
+    health_ttl: float = HEALTH_TTL,
 ) -> FastAPI:
-    """The dashboard reading ``store``; with ``token``, requests must present it."""
-    return create_app(StoreReader(store), token=token, refresh_seconds=refresh_seconds)
+    """The dashboard reading ``store``; with ``token``, requests must present it.
+
+    Its health page runs the ``tidegate health`` checks of ``pipelines`` (built from files
+    keeping their history in ``store``: see ``served_pipelines``), a round reused for
+    ``health_ttl`` seconds; without pipelines, the checks of ``store`` alone.
+    """
+    from tidegate.app.dashboard_health import DashboardHealth  # noqa: PLC0415 - serving only
+
+    return create_app(
+        StoreReader(store),
+        token=token,
+        refresh_seconds=refresh_seconds,
+        health=DashboardHealth(store, pipelines),
+        health_ttl=health_ttl,
+    )
 
 
 OVERVIEW_TTL = 2.0
-"""Seconds an overview is reused. Every open dashboard refreshes it (each 15 s by default);
-a wall of screens, or a burst of scrapes, then costs one read of the history, not one each."""
+"""Seconds an overview is served before it is read again. Every open dashboard refreshes it
+(each 15 s by default); a wall of screens, or a burst of scrapes, then costs one read of the
+history, not one each."""
 
 
 class StoreReader:
     """``HistoryReader`` over a ``StateStore``.
 
-    The overview is read once for all the requests arriving within ``OVERVIEW_TTL``: requests
-    that come while it is being read wait for that read instead of starting their own.
+    The overview is a snapshot shared by every request: the first one reads it (requests
+    arriving meanwhile wait for that read rather than starting their own); once it is older
+    than ``ttl`` seconds, the next request starts one background re-read and is answered from
+    the snapshot in hand, as are the requests until the new one is in. So under load no request
+    waits for the history, and none sees an overview older than ``ttl`` plus one read. With
+    ``ttl`` 0 every request reads the history itself (tests, a one-off ``/api/overview``).
     """
 
     def __init__(self, store: StateStore, *, ttl: float = OVERVIEW_TTL) -> None:
@@ -72,20 +101,40 @@ class StoreReader:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._overview: tuple[float, Overview] | None = None
+        self._refreshing = False
 
     def ping(self) -> None:
         """Read one run: raises ``DependencyError`` when the store is unreachable."""
         self.store.runs(limit=1)
 
     def overview(self) -> Overview:
-        """Every pipeline, problems first, then by name (reused for ``ttl`` seconds)."""
+        """Every pipeline, problems first, then by name (a snapshot at most ``ttl`` old)."""
+        if self.ttl <= 0:
+            return self._read_overview()
         with self._lock:
             cached = self._overview
-            if cached is not None and time.monotonic() - cached[0] < self.ttl:
-                return cached[1]
+            if cached is None:
+                fresh = self._read_overview()
+                self._overview = (time.monotonic(), fresh)
+                return fresh
+            if time.monotonic() - cached[0] >= self.ttl and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="overview-refresh", daemon=True).start()
+            return cached[1]
+
+    def _refresh(self) -> None:
+        """Re-read the overview in the background. A failed read keeps the snapshot and is
+        logged; whatever happens, the next request past ``ttl`` may start another read."""
+        fresh: Overview | None = None
+        try:
             fresh = self._read_overview()
-            self._overview = (time.monotonic(), fresh)
-            return fresh
+        except TidegateError as exc:
+            _log.warning("overview_refresh_failed", error=exc.message)
+        finally:
+            with self._lock:
+                if fresh is not None:
+                    self._overview = (time.monotonic(), fresh)
+                self._refreshing = False
 
     def _read_overview(self) -> Overview:
         healths = self._healths()
@@ -127,21 +176,22 @@ class StoreReader:
         return _run_view(detail)
 
     def _healths(self, only: str | None = None) -> list[PipelineHealth]:
+        """Every pipeline's health, or ``only`` that pipeline's (reading its runs alone)."""
         now = datetime.now(UTC)
-        summaries = self.store.pipelines()
-        latest = self.store.latest_runs(per_pipeline=P95_RUNS)
-        counts = self.store.window_counts([now - timedelta(days=7), now - timedelta(days=30)])
+        summaries = self.store.pipelines(pipeline=only)
+        durations = self.store.recent_seconds(per_pipeline=P95_RUNS, pipeline=only)
+        windows = [now - timedelta(days=7), now - timedelta(days=30)]
+        counts = self.store.window_counts(windows, pipeline=only)
         open_rules = self.store.open_alert_rules()
         return [
-            _health(summary, latest.get(summary.pipeline, []), counts, open_rules)
+            _health(summary, durations.get(summary.pipeline, []), counts, open_rules)
             for summary in summaries
-            if only is None or summary.pipeline == only
         ]
 
 
 def _health(
     summary: PipelineSummary,
-    recent: Sequence[RunRow],
+    durations: Sequence[float],
     counts: Mapping[str, list[tuple[int, int]]],
     open_rules: Mapping[str, list[str]],
 ) -> PipelineHealth:
@@ -156,20 +206,19 @@ def _health(
         sla = "ok"
     else:
         sla = None
-    last = recent[0] if recent else None
     return PipelineHealth(
         pipeline=name,
-        last_run_id=last.run_id if last else "",
+        last_run_id=summary.last_run_id,
         last_status=summary.last_status,
         last_started_at=summary.last_started_at,
         last_success_at=summary.last_success_at,
         last_seconds=summary.last_seconds,
-        p95_seconds=_p95([run.seconds for run in recent if run.seconds is not None]),
+        p95_seconds=_p95(durations),
         rows_read=summary.last_rows_read,
         rows_written=summary.last_rows_written,
         rows_rejected=summary.last_rows_rejected,
         quality_score=summary.last_quality_score,
-        error_kind=last.error_kind if last else None,
+        error_kind=summary.last_error_kind,
         success_rate_7d=ok_7d / runs_7d if runs_7d else None,
         success_rate_30d=ok_30d / runs_30d if runs_30d else None,
         runs_7d=runs_7d,

@@ -1,4 +1,5 @@
-"""The dashboard's ASGI app: overview, pipeline and run pages, a JSON API, health and metrics.
+"""The dashboard's ASGI app: overview, pipeline, run and health pages, a JSON API, probes and
+metrics.
 
 Read-only by construction: every route is a GET (HEAD answered as GET without a body), any
 other method gets 405 before a route is looked up. Every response carries a strict
@@ -10,35 +11,45 @@ With a ``token``, every request but ``/healthz`` must present it: an ``Authoriza
 header (scripts, Prometheus), or the ``tidegate_token`` cookie. A browser gets the cookie by
 opening any page once with ``?token=...``; the answer sets it (HttpOnly, SameSite=Strict) and
 redirects to the same address without the token, so it leaves the address bar and history.
+
+With a ``HealthChecker``, ``/health`` and ``/api/health`` run the ``tidegate health`` checks of
+the served pipelines when asked (see ``tidegate.web.health`` for how a round is shared).
 """
 
 from __future__ import annotations
 
+import gzip
 import hmac
+import threading
 import time
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-import jinja2
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tidegate.errors import TidegateError
 from tidegate.web import charts
+from tidegate.web.health import HEALTH_TTL, LiveHealth
 from tidegate.web.metrics import render
 from tidegate.web.models import (  # noqa: TC001 - FastAPI reads return types at runtime
+    HealthReport,
     Overview,
     PipelineDetail,
     RunView,
 )
+from tidegate.web.templating import environment, run_context
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import jinja2
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from tidegate.web.models import HistoryReader
+    from tidegate.web.models import HealthChecker, HistoryReader
 
 __all__ = ["SECURITY_HEADERS", "TOKEN_COOKIE", "create_app"]
 
@@ -57,7 +68,6 @@ TOKEN_COOKIE = "tidegate_token"  # noqa: S105 - a cookie name, not a secret
 """The cookie a browser keeps the token in after its first ``?token=`` visit."""
 
 _T = TypeVar("_T")
-_NONE = "\N{EN DASH}"
 _OPEN_PATHS = frozenset({"/healthz"})
 _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 _NAME = Path(min_length=1, max_length=200)
@@ -66,23 +76,37 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"description": "History u
 
 
 def create_app(
-    reader: HistoryReader, *, token: str | None = None, refresh_seconds: int = 15
+    reader: HistoryReader,
+    *,
+    token: str | None = None,
+    refresh_seconds: int = 15,
+    health: HealthChecker | None = None,
+    health_ttl: float = HEALTH_TTL,
 ) -> FastAPI:
-    """The dashboard over ``reader``; with ``token``, requests must present it (see above)."""
+    """The dashboard over ``reader``; with ``token``, requests must present it (see above).
+
+    With ``health``, the health page and ``/api/health`` show its checks, a round reused for
+    ``health_ttl`` seconds; without, they are not served.
+    """
     app = FastAPI(
         title="Tidegate dashboard",
         summary="Pipeline health, run history and run details, read from the state store.",
         docs_url=None,
         redoc_url=None,
     )
-    templates = _templates()
+    templates = environment()
     app.mount(
         "/static", StaticFiles(directory=str(files("tidegate.web") / "static")), name="static"
     )
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         body = templates.get_template(name).render(
-            request=request, now=datetime.now(UTC), refresh_seconds=refresh_seconds, **context
+            request=request,
+            now=datetime.now(UTC),
+            refresh_seconds=refresh_seconds,
+            health_page=health is not None,
+            standalone=None,
+            **context,
         )
         return HTMLResponse(body, status_code=status)
 
@@ -145,14 +169,21 @@ def create_app(
         """Everything recorded of the run of this id (or of a unique prefix of it)."""
         return _found(reader.run(run_id), f"run {run_id!r}")
 
+    rendered = _Rendered(
+        templates,
+        refresh_seconds=refresh_seconds,
+        health_page=health is not None,
+        standalone=None,
+    )
+
     @app.get("/", include_in_schema=False)
-    def overview_page(request: Request) -> HTMLResponse:
-        return page(request, "overview.html", overview=reader.overview())
+    def overview_page(request: Request) -> Response:
+        return rendered.overview("overview.html", reader.overview(), request)
 
     @app.get("/fragments/overview", include_in_schema=False)
-    def overview_rows(request: Request) -> HTMLResponse:
+    def overview_rows(request: Request) -> Response:
         """The overview's table body alone, which the page's script swaps in on refresh."""
-        return page(request, "_overview_rows.html", overview=reader.overview())
+        return rendered.overview("_overview_rows.html", reader.overview(), request)
 
     @app.get("/pipelines/{name}", include_in_schema=False)
     def pipeline_page(request: Request, name: Annotated[str, _NAME]) -> HTMLResponse:
@@ -168,10 +199,76 @@ def create_app(
         run = reader.run(run_id)
         if run is None:
             return page(request, "error.html", 404, title="Not found", message=f"no run {run_id}")
-        return page(request, "run.html", run=run, bars=charts.time_bars(run.time_split))
+        return page(request, "run.html", **run_context(run))
 
+    if health is not None:
+        _health_routes(app, LiveHealth(health, ttl=health_ttl), page, health_ttl)
     app.add_middleware(_Guard, token=token)
     return app
+
+
+def _health_routes(
+    app: FastAPI, live: LiveHealth, page: Callable[..., HTMLResponse], ttl: float
+) -> None:
+    @app.get("/api/health", tags=["health"])
+    async def api_health() -> HealthReport:
+        """The ``tidegate health`` checks of the served pipelines (source and destination
+        connections, state store, circuit breakers, freshness, temp space), failed first.
+
+        Run when asked; a round is shared by the requests arriving while it runs and reused
+        for a few seconds (``checked_at`` tells when it ran). Always 200: ``healthy`` tells
+        the outcome, so a failed check is data here, not an error of this endpoint.
+        """
+        return await live.report()
+
+    @app.get("/health", include_in_schema=False)
+    async def health_page(request: Request) -> HTMLResponse:
+        return page(request, "health.html", report=await live.report(), ttl=ttl)
+
+    @app.get("/fragments/health", include_in_schema=False)
+    async def health_fragment(request: Request) -> HTMLResponse:
+        """The health page's report alone, which the page's script swaps in on refresh."""
+        return page(request, "_health_report.html", report=await live.report(), ttl=ttl)
+
+
+class _Rendered:
+    """The overview pages rendered (and gzipped) once per overview snapshot.
+
+    A reader hands the same ``Overview`` to every request until it reads a new one, so the
+    page is the same bytes for all of them: rendering a thousand rows once per snapshot instead
+    of once per request is what keeps a wall of screens cheap, and compressing them once (to a
+    twentieth) is what keeps it cheap over a slow link. Times show as of the snapshot.
+    """
+
+    def __init__(self, templates: jinja2.Environment, **context: Any) -> None:
+        self._templates = templates
+        self._context = context
+        self._lock = threading.Lock()
+        self._snapshot: Overview | None = None
+        self._bodies: dict[str, tuple[bytes, bytes]] = {}
+
+    def overview(self, name: str, snapshot: Overview, request: Request) -> Response:
+        """Template ``name`` over ``snapshot``, gzipped when the client accepts it."""
+        plain, packed = self._body(name, snapshot)
+        headers = {"Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return HTMLResponse(packed, headers=headers)
+        return HTMLResponse(plain, headers=headers)
+
+    def _body(self, name: str, snapshot: Overview) -> tuple[bytes, bytes]:
+        with self._lock:
+            if self._snapshot is not snapshot:
+                self._snapshot, self._bodies = snapshot, {}
+            body = self._bodies.get(name)
+            if body is None:
+                plain = (
+                    self._templates.get_template(name)
+                    .render(overview=snapshot, now=snapshot.generated_at, **self._context)
+                    .encode()
+                )
+                body = self._bodies[name] = (plain, gzip.compress(plain, compresslevel=6))
+            return body
 
 
 def _found(value: _T | None, what: str) -> _T:
@@ -212,31 +309,6 @@ def _step_shares(detail: PipelineDetail) -> list[Any]:
         TimeShare(label=step.step, seconds=step.seconds, share=step.seconds / total if total else 0)
         for step in detail.steps
     ]
-
-
-def _templates() -> jinja2.Environment:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("tidegate.web", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    environment.filters["ago"] = _ago
-    environment.filters["percent"] = lambda v: _NONE if v is None else f"{v:.0%}"
-    environment.filters["seconds"] = lambda v: _NONE if v is None else f"{v:,.2f} s"
-    environment.filters["count"] = lambda v: _NONE if v is None else f"{v:,}"
-    environment.filters["score"] = lambda v: _NONE if v is None else f"{v:.1f}"
-    return environment
-
-
-def _ago(moment: datetime | None, now: datetime) -> str:
-    """``3 min ago``: how long before ``now`` (a page's render time) ``moment`` was."""
-    if moment is None:
-        return "never"
-    seconds = max((now - moment).total_seconds(), 0.0)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if seconds >= size:
-            return f"{seconds // size:.0f} {unit} ago"
-    return f"{seconds:.0f} s ago"
 
 
 class _Guard:

@@ -16,10 +16,14 @@ from pydantic import BaseModel, Field, computed_field
 __all__ = [
     "AlertView",
     "BreakerView",
+    "CheckView",
     "ColumnView",
     "EnergyView",
+    "HealthChecker",
+    "HealthReport",
     "HistoryReader",
     "Overview",
+    "PipelineChecks",
     "PipelineDetail",
     "PipelineHealth",
     "QualityRuleView",
@@ -248,3 +252,59 @@ class HistoryReader(Protocol):
 
     def run(self, run_id: str) -> RunView | None:
         """The run of this id (or unique prefix), or None."""
+
+
+class CheckView(BaseModel):
+    """One health check, as ``tidegate health`` reports it, with its secrets masked."""
+
+    component: str = Field(description="What was checked: a plugin, the state store, a disk.")
+    check: str = Field(description="Which check: connect, select 1, writable, closed, sla, ...")
+    ok: bool
+    ms: float = Field(description="How long the check took, in milliseconds.")
+    detail: str = Field(description="What was found, or why the check failed.")
+    hint: str | None = Field(None, description="How to fix a failed check.")
+
+
+class PipelineChecks(BaseModel):
+    """The checks of one served pipeline (or, with no pipeline file, of the state store alone)."""
+
+    pipeline: str | None = Field(
+        None, description="The pipeline's name; None for the state store's checks alone."
+    )
+    checks: list[CheckView] = Field(description="Failed checks first, then in checking order.")
+    seconds: float = Field(description="Wall time of this pipeline's checks.")
+
+    @computed_field  # type: ignore[prop-decorator] # pydantic's documented idiom
+    @property
+    def healthy(self) -> bool:
+        """Whether every check passed."""
+        return all(check.ok for check in self.checks)
+
+
+class HealthReport(BaseModel):
+    """The health checks of the served pipelines, run when asked (and reused a few seconds)."""
+
+    checked_at: datetime = Field(description="When the checks ran (UTC).")
+    seconds: float = Field(description="Wall time of the whole round of checks.")
+    pipelines: list[PipelineChecks] = Field(description="Unhealthy pipelines first.")
+    note: str | None = Field(
+        None, description="What is not checked and how to get it (served with --state only)."
+    )
+
+    @computed_field  # type: ignore[prop-decorator] # pydantic's documented idiom
+    @property
+    def healthy(self) -> bool:
+        """Whether every check of every pipeline passed."""
+        return all(pipeline.healthy for pipeline in self.pipelines)
+
+
+class HealthChecker(Protocol):
+    """What runs the health checks; the app layer implements it over the pipelines' plugins.
+
+    ``check`` blocks (it connects to databases and APIs): the dashboard calls it in a worker
+    thread and reuses its report a few seconds. It returns failed checks as such, secrets
+    masked, and never raises for a system that is down.
+    """
+
+    def check(self) -> HealthReport:
+        """Run every check now."""
