@@ -306,3 +306,19 @@ def test_national_ids_pass_their_countrys_checksum(customers: pa.Table) -> None:
         nino.match(i) and i[:2] not in {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"} for i in ninos
     )
     assert any(" " in i for i in ninos)  # as printed on the card, too
+
+
+def test_the_countries_table_names_every_customer_country_once(
+    demo: DemoFiles, customers: pa.Table
+) -> None:
+    countries = read(demo.countries)
+
+    assert demo.countries.name == "countries.csv"
+    assert countries.column_names == ["code", "name", "region"]
+    codes = countries["code"].to_pylist()
+    assert len(codes) == len(set(codes))
+    assert set(customers["country"].drop_null().to_pylist()) - {""} == set(codes)
+    assert dict(zip(codes, countries["name"].to_pylist(), strict=True))["DE"] == "Germany"
+    assert countries.filter(pc.equal(countries["code"], "US"))["region"].to_pylist() == [
+        "North America"
+    ]

@@ -11,6 +11,8 @@ from tidegate.errors import ConfigError, DataError
 from tidegate.transform.sql import SqlSettings, SqlStep
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tidegate.core.context import RunContext
 
 BATCH = pa.record_batch(
@@ -92,3 +94,61 @@ def test_pivot_is_accepted(ctx: RunContext) -> None:
     out = step("PIVOT input ON city USING sum(amt)").process(BATCH.select(["city", "amt"]), ctx)
 
     assert out.to_pydict() == {"Bern": [5.5], "Genf": [2.0]}
+
+
+def test_tables_are_joined_by_name_from_csv_parquet_and_jsonl_files(
+    ctx: RunContext, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq  # noqa: PLC0415 - only this test writes parquet
+
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "cities.csv").write_text("name,canton\nBern,BE\nGenf,GE\n")
+    pq.write_table(pa.table({"canton": ["BE", "GE"], "lang": ["de", "fr"]}), tmp_path / "l.parquet")
+    (tmp_path / "c.jsonl").write_text('{"lang": "de", "greeting": "Grüezi"}\n')
+    settings = SqlSettings(
+        query="SELECT i.id, c.canton, l.lang, g.greeting FROM input AS i "
+        "JOIN cities AS c ON c.name = i.city JOIN langs AS l USING (canton) "
+        "LEFT JOIN greetings AS g USING (lang) ORDER BY i.id",
+        tables={"cities": "ref/cities.csv", "langs": "l.parquet", "greetings": "c.jsonl"},
+    )
+    sql = SqlStep(settings, name="shape")
+
+    first = sql.process(BATCH, ctx)
+    again = sql.process(BATCH, ctx)  # tables are read once and stay registered
+
+    assert first.to_pydict() == {
+        "id": [1, 2, 3],
+        "canton": ["BE", "GE", "BE"],
+        "lang": ["de", "fr", "de"],
+        "greeting": ["Grüezi", None, "Grüezi"],
+    }
+    assert again.to_pydict() == first.to_pydict()
+
+
+@pytest.mark.parametrize(
+    ("tables", "message"),
+    [
+        ({"input": "x.csv"}, "'input' is the batch itself"),
+        ({"1st": "x.csv"}, "must be letters, digits and _"),
+        ({"bad name": "x.csv"}, "must be letters, digits and _"),
+        ({"ref": "x.xlsx"}, "is not a file the step can read"),
+    ],
+)
+def test_table_names_and_file_endings_are_checked_at_load(
+    tables: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        SqlSettings(query="SELECT * FROM input", tables=tables)
+
+
+def test_a_missing_table_file_is_a_config_error_naming_the_step_and_table(
+    ctx: RunContext,
+) -> None:
+    sql = SqlStep(
+        SqlSettings(query="SELECT * FROM input", tables={"countries": "data/countries.csv"}),
+        name="enrich",
+    )
+
+    with pytest.raises(ConfigError, match=r"'enrich', table 'countries': file not found") as info:
+        sql.process(BATCH, ctx)
+    assert info.value.location == "steps.enrich.tables.countries"

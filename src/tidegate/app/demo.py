@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 __all__ = ["run_demo"]
 
 PREVIEW = """
-SELECT country, count(*) AS customers, count(DISTINCT email_domain) AS email_domains,
-       min(signup_date) AS first_signup, max(signup_date) AS last_signup
-FROM customers GROUP BY country ORDER BY customers DESC LIMIT 5
+SELECT country, country_name, region, count(*) AS customers,
+       count(DISTINCT email_domain) AS email_domains, round(avg(age_at_signup), 1) AS age_at_signup,
+       max(signup_date) AS last_signup
+FROM customers GROUP BY ALL ORDER BY customers DESC LIMIT 5
 """
 
 

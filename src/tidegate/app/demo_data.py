@@ -1,4 +1,5 @@
-"""The demo dataset: seeded, realistic customer and order CSV files with a little dirt.
+"""The demo dataset: seeded, realistic customer and order CSV files with a little dirt, and the
+small ``countries.csv`` reference table the example pipeline's ``sql`` step joins.
 
 The example pipeline, the quick tour and the load benchmark all need data that looks like a
 real customer table: names from several cultures (non-ASCII included), personal data worth
@@ -38,7 +39,14 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["CHUNK_ROWS", "CUSTOMER_SCHEMA", "ORDER_SCHEMA", "DemoFiles", "generate"]
+__all__ = [
+    "CHUNK_ROWS",
+    "COUNTRY_SCHEMA",
+    "CUSTOMER_SCHEMA",
+    "ORDER_SCHEMA",
+    "DemoFiles",
+    "generate",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +89,7 @@ ORDER_SCHEMA = pa.schema(
         ("status", pa.string()),
     ]
 )
+COUNTRY_SCHEMA = pa.schema([("code", pa.string()), ("name", pa.string()), ("region", pa.string())])
 
 _EPOCH = date(1970, 1, 1)
 _BIRTH_FIRST = (date(1940, 1, 1) - _EPOCH).days
@@ -117,6 +126,8 @@ class _Country:
     """What varies by country: places, number formats, currency and IBAN layout."""
 
     code: str
+    name: str
+    region: str
     weight: float
     currency: str
     cities: tuple[str, ...]
@@ -131,7 +142,7 @@ class _Country:
 # anything else is literal. US 555-01xx, UK 020 7946 0xxx / 07700 900xxx are fiction ranges.
 COUNTRIES = (
     _Country(
-        "US", 0.25, "USD",
+        "US", "United States", "North America", 0.25, "USD",
         ("New York", "Chicago", "Austin", "Seattle", "Denver", "Boston"),
         ("Main St", "Oak Avenue", "Maple Drive", "Sunset Blvd", "Elm Street"),
         True, "#####",
@@ -139,7 +150,7 @@ COUNTRIES = (
         None,
     ),
     _Country(
-        "GB", 0.15, "GBP",
+        "GB", "United Kingdom", "Northern Europe", 0.15, "GBP",
         ("London", "Manchester", "Bristol", "Leeds", "Edinburgh", "Cardiff"),
         ("High Street", "Church Lane", "Station Road", "Victoria Road", "Mill Lane"),
         True, "??# #??",
@@ -147,7 +158,7 @@ COUNTRIES = (
         "????##############",
     ),
     _Country(
-        "DE", 0.20, "EUR",
+        "DE", "Germany", "Western Europe", 0.20, "EUR",
         ("Berlin", "München", "Köln", "Hamburg", "Düsseldorf", "Leipzig"),
         ("Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerstraße", "Lindenallee"),
         False, "#####",
@@ -155,7 +166,7 @@ COUNTRIES = (
         "##################",
     ),
     _Country(
-        "FR", 0.15, "EUR",
+        "FR", "France", "Western Europe", 0.15, "EUR",
         ("Paris", "Lyon", "Marseille", "Toulouse", "Nantes", "Saint-Étienne"),
         ("rue de la Paix", "avenue Victor Hugo", "boulevard Voltaire", "rue des Écoles"),
         True, "#####",
@@ -163,7 +174,7 @@ COUNTRIES = (
         "#######################",
     ),
     _Country(
-        "NL", 0.10, "EUR",
+        "NL", "Netherlands", "Western Europe", 0.10, "EUR",
         ("Amsterdam", "Rotterdam", "Utrecht", "Den Haag", "Eindhoven", "Groningen"),
         ("Kerkstraat", "Dorpsstraat", "Molenweg", "Prinsengracht", "Stationsplein"),
         False, "#### ??",
@@ -171,7 +182,7 @@ COUNTRIES = (
         "????##########",
     ),
     _Country(
-        "ES", 0.08, "EUR",
+        "ES", "Spain", "Southern Europe", 0.08, "EUR",
         ("Madrid", "Barcelona", "Sevilla", "València", "Málaga", "Bilbao"),
         ("Calle Mayor", "Gran Vía", "Calle de Alcalá", "Paseo del Prado", "Calle Real"),
         False, "#####",
@@ -179,7 +190,7 @@ COUNTRIES = (
         "####################",
     ),
     _Country(
-        "PL", 0.07, "PLN",
+        "PL", "Poland", "Eastern Europe", 0.07, "PLN",
         ("Warszawa", "Kraków", "Łódź", "Wrocław", "Poznań", "Gdańsk"),
         ("ulica Długa", "Marszałkowska", "ulica Polna", "Aleje Jerozolimskie"),
         False, "##-###",
@@ -227,10 +238,12 @@ class DemoFiles:
     orders: Path
     customer_rows: int
     order_rows: int
+    countries: Path
 
 
 def generate(out_dir: Path, *, rows: int = 100_000, seed: int = 42) -> DemoFiles:
-    """Write ``customers.csv`` (``rows`` rows) and ``orders.csv`` into ``out_dir``.
+    """Write ``customers.csv`` (``rows`` rows), ``orders.csv`` and ``countries.csv`` (one row
+    per country the customers live in) into ``out_dir``.
 
     The same ``seed`` and ``rows`` give byte-identical files. About 1% of the rows of each
     file carry one deliberate defect (see the module docstring).
@@ -244,9 +257,11 @@ def generate(out_dir: Path, *, rows: int = 100_000, seed: int = 42) -> DemoFiles
     out_dir = Path(out_dir)
     customers_path = out_dir / "customers.csv"
     orders_path = out_dir / "orders.csv"
+    countries_path = out_dir / "countries.csv"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         order_rows = _write(customers_path, orders_path, rows=rows, seed=seed)
+        pa_csv.write_csv(_countries(), countries_path)
     except OSError as exc:
         raise ConfigError(
             "cannot write the demo data: " + (exc.strerror or type(exc).__name__),
@@ -255,7 +270,19 @@ def generate(out_dir: Path, *, rows: int = 100_000, seed: int = 42) -> DemoFiles
         ) from exc
     log.info("demo_data_generated", folder=str(out_dir), customers=rows, orders=order_rows)
     return DemoFiles(
-        customers=customers_path, orders=orders_path, customer_rows=rows, order_rows=order_rows
+        customers=customers_path,
+        orders=orders_path,
+        customer_rows=rows,
+        order_rows=order_rows,
+        countries=countries_path,
+    )
+
+
+def _countries() -> pa.Table:
+    """The reference table of the countries customers live in: code, English name, region."""
+    return pa.Table.from_pylist(
+        [{"code": c.code, "name": c.name, "region": c.region} for c in COUNTRIES],
+        schema=COUNTRY_SCHEMA,
     )
 
 

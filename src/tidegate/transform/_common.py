@@ -59,13 +59,19 @@ class DuckdbRunner:
         self.kind = kind
         self._con: Any = None
 
-    def query(self, sql: str, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """The result of ``sql`` over ``batch`` as one RecordBatch."""
+    def connection(self) -> Any:
+        """The step's DuckDB connection, made on first use (steps register their own tables)."""
         import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
 
         if self._con is None:
             self._con = duckdb.connect(":memory:")
-        self._con.register(INPUT, batch)
+        return self._con
+
+    def query(self, sql: str, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The result of ``sql`` over ``batch`` as one RecordBatch."""
+        import duckdb  # noqa: PLC0415 - heavy engine imported on first use (DESIGN §2)
+
+        self.connection().register(INPUT, batch)
         try:
             relation = self._con.sql(sql)
             if relation is None:
