@@ -1,5 +1,5 @@
-"""The ``tidegate`` command line: init, validate, run, runs, show, serve, health, profile,
-classify, quarantine, keys, breaker, decrypt, schema, demo.
+"""The ``tidegate`` command line: init, validate, run, runs, show, report, serve, health,
+profile, classify, quarantine, keys, breaker, decrypt, schema, demo.
 
 Exit codes: 0 success, 1 the run failed, 2 usage or configuration error. Human output goes to
 a terminal through rich; when stdout is not a terminal, ``run`` prints one JSON summary line
@@ -408,10 +408,44 @@ def show(
 
 
 @app.command(epilog=EXIT_CODES)
-def serve(  # noqa: PLR0917 - typer maps each command-line option to one parameter
+def report(
+    run_id: Annotated[
+        str, typer.Argument(help="A run id, or its first characters.", show_default=False)
+    ],
+    html: Annotated[
+        Path,
+        typer.Option(
+            "--html", metavar="FILE", help="Write the report to this HTML file.", show_default=False
+        ),
+    ],
     pipeline: Annotated[
         Path | None,
-        typer.Argument(help="The pipeline whose state store to serve.", show_default=False),
+        typer.Argument(help="The pipeline whose state store holds the run.", show_default=False),
+    ] = None,
+    state: StateOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Write a run's dashboard page as one self-contained HTML file (styles inlined, no
+    script, nothing loaded from elsewhere), to attach to an e-mail or archive."""
+    from tidegate.app.report_cli import report_command  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        written = report_command(run_id, pipeline, state=state, sets=set_ or [], html=html)
+    except TidegateError as exc:
+        raise fail(exc) from exc
+    out.print(f"wrote {written}", highlight=False)
+
+
+@app.command(epilog=EXIT_CODES)
+def serve(  # noqa: PLR0917 - typer maps each command-line option to one parameter
+    pipelines: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="The pipeline files to serve (one state store for all): their history, and "
+            "their health checks on /health. Without, the store of --state (or "
+            ".tidegate/state.db here) and its own checks.",
+            show_default=False,
+        ),
     ] = None,
     state: StateOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -426,12 +460,14 @@ def serve(  # noqa: PLR0917 - typer maps each command-line option to one paramet
     ] = None,
     set_: SetOption = None,
 ) -> None:
-    """Serve the dashboard (overview, pipelines, runs, JSON API) and /metrics from the run
-    history; read-only, on loopback unless a token guards it."""
+    """Serve the dashboard (overview, pipelines, runs, live health checks, JSON API) and
+    /metrics from the run history; read-only, on loopback unless a token guards it."""
     import ipaddress  # noqa: PLC0415 - keeps --help fast
 
+    from tidegate.app.dashboard_health import served_pipelines  # noqa: PLC0415
     from tidegate.app.history_cli import open_store  # noqa: PLC0415
     from tidegate.spec.settings import resolve_secret_ref  # noqa: PLC0415
+    from tidegate.state import StateStore  # noqa: PLC0415
 
     try:
         secret = None if token is None else str(resolve_secret_ref(token))
@@ -450,20 +486,31 @@ def serve(  # noqa: PLR0917 - typer maps each command-line option to one paramet
             )
         )
     try:
-        store, _ = open_store(pipeline, state, set_ or [])
+        if pipelines:
+            url, served = served_pipelines(pipelines, state=state, sets=set_ or [])
+            store = StateStore.open(url)
+        else:
+            served = []
+            store, _ = open_store(None, state, set_ or [])
     except TidegateError as exc:
         raise fail(exc) from exc
     import uvicorn  # noqa: PLC0415 - only when serving
 
     from tidegate.app.dashboard import dashboard_app  # noqa: PLC0415
 
+    checked = ", ".join(p.spec.name for p in served) or "the state store only"
     err.print(
         f"serving the dashboard on http://{host}:{port}/ (and /metrics) from "
-        f"{store.shown_url} (Ctrl-C stops)",
+        f"{store.shown_url}; health checks of {checked} (Ctrl-C stops)",
         highlight=False,
     )
     try:
-        uvicorn.run(dashboard_app(store, token=secret), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            dashboard_app(store, pipelines=served, token=secret),
+            host=host,
+            port=port,
+            log_level="warning",
+        )
     finally:
         store.close()
 
