@@ -10,12 +10,13 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import uvicorn
 
 from tests.web.test_app import XSS, history  # noqa: F401 - the module fixture of real runs
+from tests.web.test_health_page import SECRET, served, serving  # noqa: F401 - real pipelines
 from tidegate.app.dashboard import dashboard_app
 from tidegate.state import StateStore
 
@@ -137,3 +138,32 @@ def test_run_pages_in_the_browser_and_the_payload_stays_text(
     assert "fault injected at mid_batch" in text
     assert errors == []
     failed.close()
+
+
+def test_health_page_in_the_browser_refreshes_live(
+    browser: Browser,
+    served: dict[str, Any],  # noqa: F811 - the imported fixture
+) -> None:
+    app = dashboard_app(
+        served["store"], pipelines=served["pipelines"], refresh_seconds=1, health_ttl=0
+    )
+    with serving(app) as base:
+        page, errors = _visit(browser, base + "/health", "health")
+        text = page.inner_text("body")
+        assert "checks failed." in text
+        assert text.index("broken") < text.index("warehouse")  # the failing pipeline first
+        assert "✖ failed" in text
+        assert "✔ ok" in text
+        assert "hint: " in text
+        assert SECRET not in page.content()
+        assert page.locator("nav a[href='/health']").count() == 1
+        assert errors == []
+        checked = page.inner_text("#health-report time")
+        fetched: list[str] = []
+        page.on("request", lambda request: fetched.append(request.url))
+        page.wait_for_timeout(2500)  # refresh_seconds=1, health_ttl=0: checked again, live
+        assert any("/fragments/health" in url for url in fetched)
+        assert page.inner_text("#health-report time") != checked
+        assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+        assert errors == []
+        page.close()

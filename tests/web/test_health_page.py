@@ -197,7 +197,8 @@ def test_a_round_is_reused_within_the_ttl_and_run_again_after(served: dict[str, 
 
 
 @contextmanager
-def _serving(app: FastAPI) -> Iterator[str]:
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn on a free loopback port; yields its base URL."""
     port = _closed_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -257,7 +258,7 @@ def test_concurrent_requests_share_one_round_while_other_pages_keep_answering(
     _, pipelines = served_pipelines([tmp_path / "hanging.yaml"], state=None, sets=[])
     app = dashboard_app(served["store"], pipelines=pipelines, health_ttl=0)
     answers: list[dict[str, Any]] = []
-    with _serving(app) as base:
+    with serving(app) as base:
 
         def ask() -> None:
             answers.append(httpx.get(base + "/api/health", timeout=30).json())
