@@ -3,28 +3,46 @@ the run history recorder, Prometheus and OpenTelemetry exporters.
 
 Order matters: the meter comes first, so its figures are complete when the recorder and the
 exporters handle ``RunFinished``.
+
+The recorder gets what only this layer can make: the effective spec with its secrets redacted
+(``effective_spec``) and a reader of sample rejected rows that reads the run's quarantine back
+through a fresh destination and masks the values as the governance policy requires
+(``reject_samples``), the way ``tidegate quarantine show`` reads it.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
-from typing import TYPE_CHECKING
+import json
+import math
+import re
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import BaseModel, SecretStr
 
-from tidegate.errors import TidegateError
+from tidegate.errors import TidegateError, values_shown
 from tidegate.observability.performance import RunMeter
 from tidegate.state import StateStore, default_state_url
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
+
+    import pyarrow as pa
 
     from tidegate.events import EventBus, Listener
     from tidegate.spec import PipelineSpec
 
-__all__ = ["exporters", "observers", "spec_hash", "state_url"]
+__all__ = [
+    "effective_spec",
+    "exporters",
+    "observers",
+    "reject_samples",
+    "spec_hash",
+    "state_url",
+]
 
 _log = structlog.get_logger(__name__)
 
@@ -39,6 +57,172 @@ def spec_hash(spec: PipelineSpec) -> str:
     """SHA-256 of the validated spec, secrets masked: which configuration a run used."""
     document = spec.model_dump_json(exclude={"file", "base_dir"})
     return hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+
+_SECRET_KEY = re.compile(
+    r"password|passwd|pwd|token|secret|key|dsn|url|auth|credential|cookie|private", re.IGNORECASE
+)
+"""Keys whose value, when it came from ``${VAR}``, is taken for a secret: the words the spec
+loader never echoes in an error either (a REST header ``Authorization: ${TOKEN}``)."""
+
+_REDACTED = "**********"
+
+
+def effective_spec(spec: PipelineSpec) -> dict[str, Any]:
+    """The validated spec as a JSON document with sorted keys and no secret, for the state store.
+
+    Secret settings (``env:NAME``, ``file:PATH`` or literal) show as ``**********``, like
+    pydantic shows them; a known secret value found in any other text is replaced the same
+    way, as in log lines; and a value that came from ``${VAR}`` under a key that sounds secret
+    is replaced whole. Keys are the YAML's (``schema``, not ``db_schema``).
+    """
+    from tidegate.app.bootstrap import secret_values  # noqa: PLC0415 - bootstrap imports us
+    from tidegate.observability.logging import SecretRedactor  # noqa: PLC0415
+
+    document = spec.model_dump(mode="json", by_alias=True, exclude={"file", "base_dir"})
+    redactor = SecretRedactor(secret_values(spec))
+    hidden = {_dumped_path(path) for path in _env_paths(spec) if _sounds_secret(path)}
+    cleaned = _redacted(document, redactor, hidden, ())
+    canonical: dict[str, Any] = json.loads(json.dumps(cleaned, sort_keys=True))
+    return canonical
+
+
+def _env_paths(spec: PipelineSpec) -> set[tuple[str | int, ...]]:
+    """Key paths whose value the loader took from the environment (``${VAR}``)."""
+    where = getattr(spec, "_where", None)  # the loader's Locator; None for a spec built in code
+    return set(getattr(where, "from_env", ()) or ())
+
+
+def _sounds_secret(path: tuple[str | int, ...]) -> bool:
+    return any(isinstance(key, str) and _SECRET_KEY.search(key) for key in path)
+
+
+def _dumped_path(path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """A path of the YAML as a path of the dumped spec: a plugin's settings sit under
+    ``settings`` there (``source.url`` is ``source.settings.url``)."""
+    if len(path) > 1 and path[0] in {"source", "destination"} and path[1] != "type":
+        return (path[0], "settings", *path[1:])
+    if len(path) > 2 and path[0] == "steps" and path[2] not in {"type", "name"}:
+        return (path[0], path[1], "settings", *path[2:])
+    return path
+
+
+def _redacted(
+    value: Any, redactor: Any, hidden: set[tuple[str | int, ...]], path: tuple[str | int, ...]
+) -> Any:
+    if path in hidden and value is not None:
+        return _REDACTED
+    if isinstance(value, dict):
+        return {k: _redacted(v, redactor, hidden, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, redactor, hidden, (*path, i)) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return redactor.redact(value)
+    return value
+
+
+def reject_samples(
+    table: pa.Table, levels: Mapping[str, str], *, limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` rows of a quarantine ``table`` as a person may see them.
+
+    The first row of each (step, failed rules) comes first, so every rule that rejected rows
+    has an example, then the next rows in order. Encrypted columns show as ``[encrypted]``
+    (``displayable``); a column whose ``levels`` entry is confidential or restricted is masked
+    by ``mask_for_display``; other values are shown as they are, as ``tidegate quarantine
+    show`` shows them.
+    """
+    import pyarrow as pa  # noqa: PLC0415 - with the quarantine only
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    from tidegate.app.quarantine import displayable  # noqa: PLC0415 - bootstrap imports us
+    from tidegate.core.protocols import REASON_COLUMN, ROW_COLUMN, RULES_COLUMN  # noqa: PLC0415
+    from tidegate.governance.classify import Level  # noqa: PLC0415 - only with rejects
+    from tidegate.governance.display import SENSITIVE_LEVELS, mask_for_display  # noqa: PLC0415
+
+    if table.num_rows == 0 or limit <= 0:
+        return []
+    keys = pc.binary_join_element_wise(
+        table["_tidegate_step"].cast(pa.string()),
+        pc.fill_null(table[RULES_COLUMN].cast(pa.string()), ""),
+        "\x1f",
+    )
+    picked = [pc.index(keys, key).as_py() for key in pc.unique(keys).to_pylist()[:limit]]
+    chosen = set(picked)
+    for index in range(min(table.num_rows, limit + len(picked))):
+        if len(picked) >= limit:
+            break
+        if index not in chosen:
+            picked.append(index)
+    rows = table.take(pa.array(sorted(picked), pa.int64()))
+    shown = displayable(rows)
+    for index, column in enumerate(shown.schema):
+        name = column.name
+        sealed = column.type != rows.schema.field(name).type  # displayable made it [encrypted]
+        level = levels.get(name)
+        if name.startswith("_tidegate_") or sealed or level not in SENSITIVE_LEVELS:
+            continue
+        masked = mask_for_display(shown.column(index), Level(level))
+        shown = shown.set_column(index, pa.field(name, masked.type), masked)
+    own = [name for name in shown.column_names if not name.startswith("_tidegate_")]
+    return [
+        {
+            "step": row["_tidegate_step"],
+            "batch": row.get("_tidegate_batch"),
+            "source_row": row.get(ROW_COLUMN),
+            "rules": row.get(RULES_COLUMN),
+            "reason": row.get(REASON_COLUMN) or "",
+            "row": {name: _jsonable(row.get(name)) for name in own},
+        }
+        for row in shown.to_pylist()
+    ]
+
+
+def _jsonable(value: Any) -> Any:
+    """A value JSON (and PostgreSQL's json type, which refuses NaN) can hold, for display."""
+    shown: Any = str(value)
+    if value is None or isinstance(value, str | int | bool):
+        shown = value
+    elif isinstance(value, float):
+        shown = value if math.isfinite(value) else str(value)
+    elif isinstance(value, bytes):
+        shown = f"<{len(value):,} bytes>"
+    elif isinstance(value, datetime | date | time):
+        shown = value.isoformat()
+    elif isinstance(value, dict):
+        shown = {str(k): _jsonable(v) for k, v in value.items()}
+    elif isinstance(value, list | tuple):
+        shown = [_jsonable(v) for v in value]
+    return shown
+
+
+MAX_REJECTS_READ = 100_000
+"""A run's quarantine is read back for samples only up to this many rejected rows: the
+quarantine is read whole for a run, and a run that rejected millions needs
+``tidegate quarantine show`` rather than a sample taken at the price of its memory."""
+
+
+def _sampler(spec: PipelineSpec, profile: str | None) -> Callable[..., list[dict[str, Any]]]:
+    """The recorder's ``rejects``: reads the run's quarantine through a fresh destination
+    (the run's own is closed by then) and returns masked samples.
+
+    A governed run that classified nothing before it stopped gives no sample: without the
+    levels nothing says which values to mask.
+    """
+    from tidegate.state.recorder import MAX_REJECT_SAMPLES  # noqa: PLC0415 - with the recorder
+
+    def sample(
+        run_id: str, rejected: int, levels: Mapping[str, str] | None
+    ) -> list[dict[str, Any]]:
+        if rejected > MAX_REJECTS_READ or (levels is None and not values_shown()):
+            return []
+        from tidegate.app.bootstrap import build  # noqa: PLC0415 - bootstrap imports us
+        from tidegate.app.quarantine import read_rows, readable  # noqa: PLC0415
+
+        table = read_rows(build(readable(spec), profile=profile), run_id=run_id)
+        return reject_samples(table, levels or {}, limit=MAX_REJECT_SAMPLES)
+
+    return sample
 
 
 _SHARED: dict[str, Listener] = {}
@@ -126,6 +310,8 @@ def observers(spec: PipelineSpec, *, bus: EventBus, profile: str | None) -> list
                     spec_hash=spec_hash(spec),
                     profile=profile,
                     figures=figures,
+                    spec=effective_spec(spec),
+                    rejects=_sampler(spec, profile),
                 )
             )
     return [*found, *exporters(spec), *alerting(spec)]

@@ -10,6 +10,7 @@ written when a breaker changes; alerts one row each, with a row per channel outc
 
 from __future__ import annotations
 
+import json
 import statistics
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -202,7 +203,8 @@ class StateStore:
         self, values: Mapping[str, Any], *, spec: Mapping[str, Any] | None = None
     ) -> None:
         """Record a run that just started (status ``running``), and ``spec``, its effective
-        spec, unless a run of the same ``spec_hash`` stored it already."""
+        spec, unless a run of the same ``spec_hash`` stored it already. The spec is kept with
+        its keys sorted, so two versions compare as text."""
         with self._connection("recording a run start") as connection:
             connection.execute(RUNS.insert().values(**values))
             if spec is not None:
@@ -213,7 +215,7 @@ class StateStore:
                         "spec_hash": values["spec_hash"],
                         "pipeline": values["pipeline"],
                         "first_seen": values["started_at"],
-                        "spec": dict(spec),
+                        "spec": json.loads(json.dumps(spec, sort_keys=True)),
                     },
                 )
 

@@ -2,7 +2,9 @@
 
 Runs are keyed by their UUIDv7 id, which sorts by start time; circuit breakers by their target.
 Alerts are kept with their deliveries (a row per channel outcome), so the cooldown holds
-across runs, which are separate processes. Figures that only the CLI and the dashboard read
+across runs, which are separate processes. Specs are kept once per spec hash, the key runs
+name them by; a run's timeline and its sample rejected rows are rows of their own, written
+with the run's end. Figures that only the CLI and the dashboard read
 back whole (performance, energy) are kept as one JSON document per run, so adding a figure
 needs no migration; what is filtered or aggregated (status, pipeline, start, counts, score)
 has its own column.
@@ -35,7 +37,10 @@ __all__ = [
     "METADATA",
     "QUALITY",
     "REGRESSIONS",
+    "REJECTS",
     "RUNS",
+    "RUN_EVENTS",
+    "SPECS",
     "STEPS",
     "VERSION_TABLE",
 ]
@@ -45,7 +50,7 @@ METADATA = MetaData()
 VERSION_TABLE = "tidegate_state_version"
 """Alembic's version table, named so it cannot clash with a user's own Alembic history."""
 
-HEAD = "0003"
+HEAD = "0004"
 """The newest migration's revision: a store at it needs no migration (a test keeps it true)."""
 
 RUNS = Table(
@@ -124,6 +129,53 @@ REGRESSIONS = Table(
     Column("sigmas", Float, nullable=False),
     Column("runs", Integer, nullable=False),
 )
+
+SPECS = Table(
+    "tidegate_specs",
+    METADATA,
+    Column("spec_hash", String(64), primary_key=True),
+    Column("pipeline", String(200), nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("spec", JSON, nullable=False),
+    Index("ix_tidegate_specs_pipeline", "pipeline", "first_seen"),
+)
+"""The effective spec of each spec hash, secrets redacted, keys sorted: what a run ran with.
+
+Written by the first run of a hash (later runs find it there), so two hashes of a pipeline
+are the two versions a change log compares.
+"""
+
+RUN_EVENTS = Table(
+    "tidegate_run_events",
+    METADATA,
+    Column("run_id", String(36), ForeignKey("tidegate_runs.run_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("offset_seconds", Float, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("error_kind", String(20)),
+    Column("detail", JSON, nullable=False),
+)
+"""A run's timeline, in order: its start or resume, batches committed, retries, breaker
+changes, faults injected, rows rejected, the error and the end. ``offset_seconds`` is from the
+run's start; ``text`` says it for people, ``detail`` holds the figures. Bounded by the recorder:
+a run of ten thousand batches keeps its first and last ones and a summary of the rest.
+"""
+
+REJECTS = Table(
+    "tidegate_run_rejects",
+    METADATA,
+    Column("run_id", String(36), ForeignKey("tidegate_runs.run_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("step", String(200), nullable=False),
+    Column("batch", Integer),
+    Column("source_row", BigInteger),
+    Column("rules", Text),
+    Column("reason", Text, nullable=False),
+    Column("row", JSON, nullable=False),
+)
+"""A few rows a run rejected, as a person may see them: values the policy masks or encrypts
+are masked (the app layer reads them back from the quarantine and masks them)."""
 
 BREAKERS = Table(
     "tidegate_breakers",
