@@ -444,7 +444,7 @@ def serve(  # noqa: PLR0917 - typer maps each command-line option to one paramet
             help="The pipeline files to serve (one state store for all): their history, and "
             "their health checks on /health. Without, the store of --state (or "
             ".tidegate/state.db here) and its own checks.",
-            metavar="[PIPELINE]...",
+            metavar="PIPELINE",
             show_default=False,
         ),
     ] = None,
