@@ -144,10 +144,18 @@ class AuditChain:
 
 
 def _prepared(entry: Entry) -> tuple[Entry, dict[str, JsonValue]]:
-    """The entry with its payload as plain JSON, checked before anything is written."""
+    """The entry as plain text and JSON (an ``AuditKind`` becomes its text), checked before
+    anything is written: a record that cannot be hashed must not half-exist."""
     if not isinstance(entry.kind, str) or not entry.kind:
         raise AuditPayloadError("an audit record needs a kind, such as 'run_started'")
     for name, value in (("run_id", entry.run_id), ("pipeline", entry.pipeline)):
         if value is not None and not isinstance(value, str):
             raise AuditPayloadError(f"an audit record's {name} is a {type(value).__name__}")
-    return entry, to_json_object(entry.payload)
+    payload = to_json_object(entry.payload)
+    plain = Entry(
+        kind=str.__str__(entry.kind),
+        payload=payload,
+        run_id=None if entry.run_id is None else str.__str__(entry.run_id),
+        pipeline=None if entry.pipeline is None else str.__str__(entry.pipeline),
+    )
+    return plain, payload

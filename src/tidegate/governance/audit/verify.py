@@ -234,6 +234,14 @@ class _Verifier:
                 where,
                 f"its seq field was changed to {rec.seq}; the record still hashes as {expected}",
             )
+        if rec.seq < expected:
+            return self._break(
+                rec.seq,
+                Tampering.INSERTED,
+                where,
+                f"a second record with seq {rec.seq} appears at position {where}, after record "
+                f"{expected - 1}, and does not match its hash: it was put there",
+            )
         ahead = stream.peek()
         if ahead is not None and ahead.seq == rec.seq == expected and self._matches(ahead):
             return self._break(
@@ -295,36 +303,39 @@ class _Verifier:
                 f"record {expected - 1}",
             )
         missing = range(expected, rec.seq)
-        moved = self._find(stream, missing)
-        if moved is not None:
-            seq, position = moved
+        found, moved = self._find(stream, expected, missing)
+        if found is not None:
             return self._break(
                 expected,
                 Tampering.REORDERED,
                 where,
                 f"record {rec.seq} is where record {expected} belongs (position {where}); "
-                f"record {seq} was found later, at position {position}",
+                f"record {expected} was found later, at position {found}",
             )
-        gap = f"seq {expected} is" if len(missing) == 1 else f"seqs {expected}-{rec.seq - 1} are"
+        if moved or len(missing) == 1:
+            gap = f"seq {expected} is missing" + (", and later records are out of order" * moved)
+        else:
+            gap = f"seqs {expected}-{rec.seq - 1} are missing"
         return self._break(
             expected,
             Tampering.DELETED,
             where,
-            f"{gap} missing: record {rec.seq} follows record {expected - 1}",
+            f"{gap}: record {rec.seq} follows record {expected - 1}",
         )
 
     @staticmethod
-    def _find(stream: _Stream, missing: range) -> tuple[int, int] | None:
-        """Where the first record with a seq in ``missing`` sits later on, if it does.
-
-        Only run once a gap ended the check, so reading on costs no second pass.
+    def _find(stream: _Stream, seq: int, missing: range) -> tuple[int | None, bool]:
+        """Where record ``seq`` sits later on, if it does, and whether any other seq of
+        ``missing`` does. Only run once a gap ended the check: reading on costs no second pass.
         """
+        moved = False
         while (item := stream.next()) is not None:
             if not isinstance(item, AuditRecord):
-                return None
-            if item.seq in missing:
-                return item.seq, stream.position
-        return None
+                break
+            if item.seq == seq:
+                return stream.position, moved
+            moved = moved or item.seq in missing
+        return None, moved
 
     def _link(self, rec: AuditRecord, prev: AuditRecord | None, where: int) -> ChainBreak | None:
         wanted = GENESIS_HASH if prev is None else prev.hash
