@@ -129,8 +129,7 @@ def _write(value: JsonValue, out: list[str], where: str) -> None:
     elif type(value) is dict:
         _write_object(value, out, where)
     elif type(value) is int:
-        _check_int(value, where)
-        out.append(int.__repr__(value))
+        out.append(_integer(value, where))
     elif value is None:
         out.append("null")
     elif type(value) is bool:
@@ -200,6 +199,25 @@ def _es_number(number: float) -> str:
         head = digits[0] + ("." + digits[1:] if k > 1 else "")
         body = f"{head}e{'+' if exponent > 0 else '-'}{abs(exponent)}"
     return sign + body
+
+
+def _integer(number: int, where: str) -> str:
+    """An integer as JCS writes it.
+
+    Beyond +-(2**53 - 1) the only integers accepted are the ones a JSON reader makes of a large
+    float's JCS text (``1e16`` is written ``10000000000000000`` and read back as an int): their
+    text is that of the double nearest to them. Any other is not a number JCS can keep.
+    """
+    text = int.__repr__(number)
+    if -MAX_INT <= number <= MAX_INT:
+        return text
+    try:
+        as_double = _es_number(float(number))
+    except OverflowError:
+        as_double = ""
+    if as_double != text:
+        _check_int(number, where)
+    return text
 
 
 def _check_int(number: int, where: str) -> None:
