@@ -10,6 +10,7 @@ the run fails closed rather than going on with facts unrecorded.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -32,8 +33,11 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditChain", "Entry"]
 
-_ATTEMPTS = 5
-"""Appends tried on a moving head before giving up: more writers than that is a misuse."""
+_ATTEMPTS = 8
+"""Appends tried on a moving head before giving up: more racing writers than that is a misuse."""
+
+_BACKOFF = 0.002
+"""Seconds slept after the n-th lost race, times n."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,6 +109,7 @@ class AuditChain:
             except AuditConflictError:
                 if attempt >= _ATTEMPTS:
                     raise
+                time.sleep(_BACKOFF * attempt)  # let the other writer finish its append
             except TidegateError:
                 raise
             except Exception as exc:

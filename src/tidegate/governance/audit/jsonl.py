@@ -149,6 +149,8 @@ class JsonlAuditStore:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise self._failed("cannot open it", exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
             return self._tail_head(fd, os.fstat(fd).st_size)
