@@ -4,11 +4,14 @@ breaker and an open SLA alert. Pages, JSON API, headers, escaping, the token and
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -121,15 +124,21 @@ def test_pages_carry_no_inline_script_or_style(client: TestClient, history: dict
         assert re.search(r"\son[a-z]+=", body) is None, path
 
 
-def test_the_fragment_is_the_table_body_the_script_swaps_in(client: TestClient) -> None:
+def test_the_fragment_is_the_live_part_the_script_swaps_in(client: TestClient) -> None:
     fragment = client.get("/fragments/overview")
     assert fragment.status_code == 200
     assert "<html" not in fragment.text
-    assert fragment.text.count("<tr") == 3
+    # each table's header row: 3 pipelines, 1 breaker, 1 alert
+    assert fragment.text.count("<tr") == 3 + 3 * 1 + 1 + 1
+    assert "2 of 3 pipelines need a look" in fragment.text
+    assert "api.example.com" in fragment.text
+    page = client.get("/").text
+    assert 'data-fragment="/fragments/overview" data-target="overview-live"' in page
+    assert '<div id="overview-live">' in page
     script = client.get("/static/refresh.js")
     assert script.status_code == 200
     assert "/fragments/overview" not in script.text  # the page tells it where to fetch
-    assert "overview-rows" in script.text
+    assert "data-target" in script.text
 
 
 def test_pipeline_page_draws_history_and_data_flow(client: TestClient) -> None:
@@ -141,15 +150,18 @@ def test_pipeline_page_draws_history_and_data_flow(client: TestClient) -> None:
     flow = body[body.index('<svg class="flow"') : body.index("</svg>", body.index('class="flow"'))]
     labels = re.findall(r"<text[^>]*>([^<]*)", flow)
     assert labels[:3] == ["1,200 rows", "1,200 rows", "1,101 rows"]
-    assert labels[3:9] == [
+    # the ends named from the run's spec, each step with its type (quality rules have none)
+    assert labels[3:11] == [
         "source",
+        "csv: orders.csv",
         "1,200 read",
         "doubled",
+        "derive",
         "0 rejected",
         "quality",
         "⚠ 99 rejected",
     ]
-    assert labels[-2:] == ["destination", "1,101 written"]
+    assert labels[-3:] == ["destination", "duckdb: t", "1,101 written"]
     assert "node-rejecting" in flow
 
 
@@ -289,3 +301,140 @@ def test_store_down_is_503_not_500() -> None:
 
 def test_readyz_is_200_when_the_store_answers(client: TestClient) -> None:
     assert client.get("/readyz").json() == {"status": "ready"}
+
+
+# -- a governed run: timeline, masked samples, spec and columns ------------------------------
+
+GOVERNED = """\
+name: people
+source: {type: csv, path: people.csv, columns: {id: int64}}
+steps:
+  - type: mask
+    key: env:TG_WEB_TEST_MASK_KEY
+    columns:
+      email: {strategy: email_domain}
+governance:
+  keys: {main: {1: file:main.key}}
+quality:
+  columns:
+    score: [{between: [1, 90]}]
+resilience:
+  retry:
+    commit: {attempts: 3, initial_delay: 0.01, max_delay: 0.01}
+faults:
+  inject:
+    - {at: before_commit, batch: 1, kind: transient, times: 1}
+destination: {type: duckdb, path: people.duckdb, table: people, mode: append}
+"""
+
+MASK_KEY = "hunter2-web-mask-key"
+
+
+@pytest.fixture(scope="module")
+def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
+    """A client over a store holding one governed run: 30 rows rejected (their e-mails
+    encrypted in the quarantine), one commit retried after an injected transient fault, a
+    mask key read from the environment."""
+    from tidegate.governance.keys import generate_key  # noqa: PLC0415
+
+    folder = tmp_path_factory.mktemp("governed")
+    (folder / "main.key").write_text(generate_key() + "\n", encoding="utf-8")
+    rows = "\n".join(f"{i},ana.lopez{i}@mail.example,{i % 100}" for i in range(1, 301))
+    (folder / "people.csv").write_text(f"id,email,score\n{rows}\n", encoding="utf-8")
+    (folder / "people.yaml").write_text(GOVERNED, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TG_WEB_TEST_MASK_KEY", MASK_KEY)
+        result = run_pipeline(
+            folder / "people.yaml", log_level="error", profile="dev", allow_faults=True
+        )
+    assert result.error is None
+    store = StateStore.open(default_state_url(folder))
+    with TestClient(dashboard_app(store)) as client:
+        yield client, result.run_id
+    store.close()
+
+
+def test_run_page_shows_the_timeline_with_retries_marked(
+    governed: tuple[TestClient, str],
+) -> None:
+    client, run_id = governed
+    body = client.get(f"/runs/{run_id}").text
+    timeline = body[body.index("<h2>Timeline</h2>") : body.index("<h2>Steps</h2>")]
+    rows = re.findall(r'<tr class="entry-([a-z]+)[^"]*">', timeline)
+    assert rows == ["start", "rejected", "fault", "retry", "rejected", "finish"]
+    assert re.search(
+        r'<tr class="entry-retry warn">.*?<span class="kind">transient</span>', timeline
+    )
+    assert re.search(r"failed \(transient\), attempt 1: trying again in [0-9.e-]+ s", timeline)
+    assert "transient errors are retried: yes, with backoff" in timeline
+    assert re.findall(r'<td class="num offset">\+(\d+\.\d{3}) s</td>', timeline)[0] == "0.000"
+    assert "run succeeded: 300 rows read, 270 written, 30 rejected" in timeline
+
+
+def test_run_page_shows_masked_sample_rejects(governed: tuple[TestClient, str]) -> None:
+    client, run_id = governed
+    body = client.get(f"/runs/{run_id}").text
+    section = body[body.index("<h2>Sample rejected rows</h2>") : body.index("<h2>Energy</h2>")]
+    assert "20 of 30 rejected rows" in section
+    headers = re.findall(r"<th>([^<]*)</th>", section)
+    assert headers == ["Source row", "Step", "Reason", "id", "email", "score"]
+    assert section.count("<td>[encrypted]</td>") == 20
+    assert "score.between: score is outside [1, 90]" in section
+    api = client.get(f"/api/runs/{run_id}").json()
+    assert len(api["rejects"]) == 20
+    assert api["rejects"][0]["row"] == {"id": 91, "email": "[encrypted]", "score": 91}
+    for text in (body, json.dumps(api)):
+        assert "ana.lopez" not in text
+        assert MASK_KEY not in text
+
+
+def test_pipeline_page_shows_the_spec_redacted_and_the_columns(
+    governed: tuple[TestClient, str],
+) -> None:
+    client, _ = governed
+    body = client.get("/pipelines/people").text
+    columns = body[body.index("<h2>Personal data (last run)</h2>") : body.index("<h2>Spec</h2>")]
+    assert "<td>email</td><td>email</td><td>confidential</td>" in columns
+    assert "<td>mask:email_domain</td>" in columns
+    spec = body[body.index("<h2>Spec</h2>") : body.index("<h2>Alerts</h2>")]
+    text = html.unescape(re.findall(r'<pre class="spec">(.*?)</pre>', spec, re.DOTALL)[0])
+    document = yaml.safe_load(text)
+    assert document["steps"][0]["settings"]["key"] == "**********"
+    assert document["governance"]["keys"] == {"main": {"1": "**********"}}
+    assert (
+        document["destination"]
+        == client.get("/api/pipelines/people").json()["spec"]["document"]["destination"]
+    )
+    assert MASK_KEY not in body
+    flow = body[body.index('<svg class="flow"') : body.index("</svg>", body.index('class="flow"'))]
+    labels = re.findall(r"<text[^>]*>([^<]*)", flow)
+    assert "csv: people.csv" in labels
+    assert "duckdb: people" in labels
+    assert labels[labels.index("mask") + 1] == "mask"  # the step's type under its name
+
+
+def test_a_failed_run_says_its_next_action(client: TestClient, history: dict[str, str]) -> None:
+    from tidegate.core.taxonomy import KIND_POLICIES  # noqa: PLC0415
+    from tidegate.errors import ErrorKind  # noqa: PLC0415
+
+    body = client.get(f"/runs/{history['broken']}").text
+    action = html.escape(KIND_POLICIES[ErrorKind.DATA].escalation)
+    assert f"<strong>Next action</strong> (data errors): {action}" in body
+    timeline = body[body.index("<h2>Timeline</h2>") : body.index("<h2>Steps</h2>")]
+    error = re.search(r'<tr class="entry-error problem">(.*?)</tr>', timeline, re.DOTALL)
+    assert error is not None
+    assert '<span class="kind">data</span>' in error.group(1)
+    assert f"Next action: {action}" in error.group(1)
+    assert "fault injected at mid_batch of batch 1" in error.group(1)
+
+
+def test_the_payload_in_a_sample_and_the_spec_stays_text(
+    client: TestClient, history: dict[str, str]
+) -> None:
+    run = client.get(f"/runs/{history['orders']}").text
+    section = run[run.index("<h2>Sample rejected rows</h2>") : run.index("<h2>Energy</h2>")]
+    assert "<th>&lt;script&gt;alert(1)&lt;/script&gt;</th>" in section
+    pipeline = client.get("/pipelines/orders").text
+    spec = pipeline[pipeline.index('<pre class="spec">') : pipeline.index("</pre>")]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in spec  # the rule's column, as text
+    assert XSS not in run + pipeline

@@ -11,11 +11,15 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import structlog
+import yaml
 
-from tidegate.errors import ConfigError, TidegateError
+from tidegate.core.taxonomy import KIND_POLICIES
+from tidegate.errors import ConfigError, ErrorKind, TidegateError
 from tidegate.observability.performance import RunFigures, where_time_went
 from tidegate.web import create_app
 from tidegate.web.health import HEALTH_TTL
@@ -23,6 +27,7 @@ from tidegate.web.models import (
     AlertView,
     BreakerView,
     ColumnView,
+    EndpointView,
     EnergyView,
     Overview,
     PipelineDetail,
@@ -30,9 +35,12 @@ from tidegate.web.models import (
     QualityRuleView,
     QualityView,
     RegressionView,
+    RejectedRowView,
     RunPoint,
     RunView,
+    SpecView,
     StepView,
+    TimelineEntryView,
     TimeShare,
 )
 
@@ -154,17 +162,21 @@ class StoreReader:
         )
 
     def pipeline(self, name: str, *, runs: int) -> PipelineDetail | None:
-        """The pipeline's latest ``runs`` runs, its health and its latest run's steps."""
+        """The pipeline's latest ``runs`` runs, its health, and its latest run's steps,
+        columns and spec."""
         rows = self.store.runs(pipeline=name, limit=runs)
         if not rows:
             return None
         health = next(h for h in self._healths(only=name))
         detail = self.store.find(rows[0].run_id)
+        stored = self.store.spec(str(detail.run["spec_hash"]))
         return PipelineDetail(
             health=health,
             runs=[RunPoint(**_run_fields(row)) for row in rows],
             steps=[StepView(**step) for step in detail.steps],
             alerts=[AlertView(**row) for row in self.store.alerts(pipeline=name, limit=20)],
+            spec=None if stored is None else _spec_view(stored),
+            columns=[ColumnView(**row) for row in detail.columns],
         )
 
     def run(self, run_id: str) -> RunView | None:
@@ -272,7 +284,68 @@ def _run_view(detail: RunDetail) -> RunView:
         ),
         regressions=[RegressionView(**row) for row in detail.regressions],
         columns=[ColumnView(**row) for row in detail.columns],
+        next_action=_next_action(run.get("error_kind")) if run["status"] == "failed" else None,
+        timeline=[_timeline_entry(entry) for entry in detail.timeline],
+        rejects=[
+            RejectedRowView(**{k: v for k, v in reject.items() if k != "seq"})
+            for reject in detail.rejects
+        ],
     )
+
+
+def _next_action(kind: str | None) -> str | None:
+    """What a failure of ``kind`` asks for, from the error taxonomy (``tidegate errors``)."""
+    try:
+        return KIND_POLICIES[ErrorKind(kind or "internal")].escalation
+    except ValueError:
+        return None
+
+
+def _timeline_entry(entry: Mapping[str, Any]) -> TimelineEntryView:
+    detail = entry.get("detail") or {}
+    return TimelineEntryView(
+        offset_seconds=entry["offset_seconds"],
+        kind=entry["kind"],
+        text=entry["text"],
+        error_kind=entry.get("error_kind"),
+        retried=detail.get("retried"),
+        next_action=detail.get("next_action"),
+    )
+
+
+def _spec_view(stored: Mapping[str, Any]) -> SpecView:
+    """The stored spec for the pipeline page: as YAML, and the names the data-flow draws."""
+    document: dict[str, Any] = dict(stored["spec"])
+    steps = document.get("steps") or []
+    return SpecView(
+        spec_hash=stored["spec_hash"],
+        first_seen=stored["first_seen"],
+        document=document,
+        text=yaml.safe_dump(document, sort_keys=True, allow_unicode=True, width=96),
+        source=_endpoint(document.get("source")),
+        destination=_endpoint(document.get("destination")),
+        step_types={
+            str(step["name"]): str(step["type"])
+            for step in steps
+            if isinstance(step, dict) and "name" in step and "type" in step
+        },
+    )
+
+
+def _endpoint(plugin: Any) -> EndpointView:
+    """A source or destination of the spec: its type and its table, file name or host."""
+    if not isinstance(plugin, dict):
+        return EndpointView(type="?", name=None)
+    found = plugin.get("settings")
+    settings: dict[str, Any] = found if isinstance(found, dict) else {}
+    name: str | None = None
+    if settings.get("table"):
+        name = str(settings["table"])
+    elif settings.get("path"):
+        name = PurePath(str(settings["path"])).name or str(settings["path"])
+    elif isinstance(settings.get("url"), str) and "://" in settings["url"]:
+        name = urlsplit(settings["url"]).hostname  # redacted URLs have no host
+    return EndpointView(type=str(plugin.get("type", "?")), name=name)
 
 
 def _figures(data: Any) -> RunFigures | None:

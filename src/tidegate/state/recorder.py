@@ -451,7 +451,7 @@ class _Timeline:
                     event.at,
                     "retry",
                     f"{event.operation} on {event.target} failed ({event.error_kind}), "
-                    f"attempt {event.attempt}: trying again in {event.delay:.1f} s",
+                    f"attempt {event.attempt}: trying again in {event.delay:.3g} s",
                     event.error_kind,
                     operation=event.operation,
                     target=event.target,

@@ -182,8 +182,9 @@ def create_app(
 
     @app.get("/fragments/overview", include_in_schema=False)
     def overview_rows(request: Request) -> Response:
-        """The overview's table body alone, which the page's script swaps in on refresh."""
-        return rendered.overview("_overview_rows.html", reader.overview(), request)
+        """The overview's live part (verdict, table, breakers, alerts), which the page's
+        script swaps in on refresh."""
+        return rendered.overview("_overview_live.html", reader.overview(), request)
 
     @app.get("/pipelines/{name}", include_in_schema=False)
     def pipeline_page(request: Request, name: Annotated[str, _NAME]) -> HTMLResponse:
@@ -297,7 +298,14 @@ def _pipeline_charts(detail: PipelineDetail) -> dict[str, Any]:
             chart("Quality score", [run.quality_score for run in oldest_first]),
         ],
         "step_bars": charts.time_bars(_step_shares(detail)),
-        "flow": charts.flow(detail.steps, rows_read=last.rows_read, rows_written=last.rows_written),
+        "flow": charts.flow(
+            detail.steps,
+            rows_read=last.rows_read,
+            rows_written=last.rows_written,
+            source=detail.spec.source if detail.spec else None,
+            destination=detail.spec.destination if detail.spec else None,
+            step_types=detail.spec.step_types if detail.spec else None,
+        ),
     }
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
-    from tidegate.web.models import StepView, TimeShare
+    from tidegate.web.models import EndpointView, StepView, TimeShare
 
 __all__ = ["Bar", "Box", "Edge", "Flow", "Series", "flow", "series", "time_bars"]
 
@@ -103,13 +103,15 @@ def time_bars(shares: Sequence[TimeShare], *, width: int = 300) -> tuple[Bar, ..
 
 @dataclass(frozen=True, slots=True)
 class Box:
-    """A node of the data-flow diagram."""
+    """A node of the data-flow diagram: ``label`` (its role or step name), ``detail`` (its
+    type and what it reads or writes, empty when unknown) and ``note`` (its rows)."""
 
     x: float
     y: float
     width: float
     height: float
     label: str
+    detail: str
     note: str
     kind: str
 
@@ -134,21 +136,44 @@ class Flow:
     edges: tuple[Edge, ...]
 
 
-_BOX_W, _BOX_H, _GAP = 130.0, 54.0, 90.0
+_BOX_W, _BOX_H, _GAP = 130.0, 70.0, 90.0
 
 
-def flow(steps: Sequence[StepView], *, rows_read: int | None, rows_written: int | None) -> Flow:
+def flow(
+    steps: Sequence[StepView],
+    *,
+    rows_read: int | None,
+    rows_written: int | None,
+    source: EndpointView | None = None,
+    destination: EndpointView | None = None,
+    step_types: Mapping[str, str] | None = None,
+) -> Flow:
     """Source -> each step -> destination; edges carry the rows passed along, steps note
-    the rows they rejected. Figures unknown (a run that failed early) show as ``?``."""
+    the rows they rejected. Figures unknown (a run that failed early) show as ``?``.
+
+    ``source`` and ``destination`` (from the run's spec) name the ends by type and table or
+    file; ``step_types`` gives each spec step's type. Without them the boxes say only
+    their role, as for runs recorded before specs were kept.
+    """
+    types = step_types or {}
     ordered = sorted(steps, key=lambda s: s.position)
-    nodes: list[tuple[str, str, str]] = [("source", f"{_count(rows_read)} read", "source")]
+    nodes: list[tuple[str, str, str, str]] = [
+        ("source", _endpoint(source), f"{_count(rows_read)} read", "source")
+    ]
     nodes += [
-        (step.step, f"{step.rejected:,} rejected", "rejecting" if step.rejected else "step")
+        (
+            step.step,
+            types.get(step.step, ""),
+            f"{step.rejected:,} rejected",
+            "rejecting" if step.rejected else "step",
+        )
         for step in ordered
     ]
     edge_rows: list[int | None] = [ordered[0].rows_in if ordered else rows_read]
     edge_rows += [step.rows_out for step in ordered]
-    nodes.append(("destination", f"{_count(rows_written)} written", "destination"))
+    nodes.append(
+        ("destination", _endpoint(destination), f"{_count(rows_written)} written", "destination")
+    )
     boxes = tuple(
         Box(
             x=_PAD + i * (_BOX_W + _GAP),
@@ -156,10 +181,11 @@ def flow(steps: Sequence[StepView], *, rows_read: int | None, rows_written: int 
             width=_BOX_W,
             height=_BOX_H,
             label=label,
+            detail=detail,
             note=note,
             kind=kind,
         )
-        for i, (label, note, kind) in enumerate(nodes)
+        for i, (label, detail, note, kind) in enumerate(nodes)
     )
     edges = tuple(
         Edge(
@@ -172,6 +198,12 @@ def flow(steps: Sequence[StepView], *, rows_read: int | None, rows_written: int 
     )
     width = int(boxes[-1].x + _BOX_W + _PAD)
     return Flow(width=width, height=int(_BOX_H + 2 * _PAD + 18), boxes=boxes, edges=edges)
+
+
+def _endpoint(endpoint: EndpointView | None) -> str:
+    if endpoint is None:
+        return ""
+    return f"{endpoint.type}: {endpoint.name}" if endpoint.name else endpoint.type
 
 
 def _count(value: int | None) -> str:

@@ -18,6 +18,7 @@ __all__ = [
     "BreakerView",
     "CheckView",
     "ColumnView",
+    "EndpointView",
     "EnergyView",
     "HealthChecker",
     "HealthReport",
@@ -29,10 +30,13 @@ __all__ = [
     "QualityRuleView",
     "QualityView",
     "RegressionView",
+    "RejectedRowView",
     "RunPoint",
     "RunView",
+    "SpecView",
     "StepView",
     "TimeShare",
+    "TimelineEntryView",
 ]
 
 Sla = Literal["ok", "late", "failing"]
@@ -132,13 +136,41 @@ class StepView(BaseModel):
     seconds: float
 
 
+class EndpointView(BaseModel):
+    """A source or destination as its spec names it: its type and what it reads or writes."""
+
+    type: str = Field(description="The plugin kind (csv, duckdb, postgres...).")
+    name: str | None = Field(
+        None, description="Its table, file name or host; None when the spec names none."
+    )
+
+
+class SpecView(BaseModel):
+    """The effective spec a run used, secrets redacted (``**********``)."""
+
+    spec_hash: str
+    first_seen: datetime = Field(description="When the first run with this spec started.")
+    document: dict[str, Any] = Field(description="The spec as JSON, keys sorted.")
+    text: str = Field(description="The same as YAML, for people.")
+    source: EndpointView
+    destination: EndpointView
+    step_types: dict[str, str] = Field(
+        default_factory=dict, description="The type of each of the spec's steps, by name."
+    )
+
+
 class PipelineDetail(BaseModel):
-    """A pipeline's history (newest first) and its latest run's steps."""
+    """A pipeline's history (newest first), its latest run's steps and columns, and the spec
+    that run used (None for runs recorded before specs were kept)."""
 
     health: PipelineHealth
     runs: list[RunPoint]
     steps: list[StepView]
     alerts: list[AlertView]
+    spec: SpecView | None = None
+    columns: list[ColumnView] = Field(
+        default_factory=list, description="The latest run's column classification."
+    )
 
 
 class TimeShare(BaseModel):
@@ -206,6 +238,34 @@ class RegressionView(BaseModel):
     runs: int
 
 
+class TimelineEntryView(BaseModel):
+    """One moment of a run: its start, a batch committed, a retry, a breaker change, a fault,
+    rows rejected, the error, a summary of batches left out, the end."""
+
+    offset_seconds: float = Field(description="Seconds since the run started.")
+    kind: str
+    text: str
+    error_kind: str | None = Field(None, description="For a retry or the error.")
+    retried: str | None = Field(None, description="Whether errors of this kind are retried.")
+    next_action: str | None = Field(None, description="For the error: who acts, how fast.")
+
+    @property
+    def marked(self) -> bool:
+        """Whether the entry is a problem a reader should see at a glance."""
+        return self.kind in {"retry", "error", "breaker", "fault", "rejected"}
+
+
+class RejectedRowView(BaseModel):
+    """A row the run rejected, as the governance policy lets a person see it."""
+
+    step: str
+    batch: int | None = None
+    source_row: int | None = Field(None, description="1-based, when the source tells it.")
+    rules: str | None = Field(None, description="Ids of the rules it failed, comma-separated.")
+    reason: str
+    row: dict[str, Any] = Field(description="Its values; masked ones show as masks.")
+
+
 class RunView(BaseModel):
     """Everything recorded of one run."""
 
@@ -232,6 +292,18 @@ class RunView(BaseModel):
     energy: EnergyView | None = None
     regressions: list[RegressionView]
     columns: list[ColumnView]
+    next_action: str | None = Field(
+        None, description="For a failed run: what its error kind asks for (tidegate errors)."
+    )
+    timeline: list[TimelineEntryView] = Field(default_factory=list)
+    rejects: list[RejectedRowView] = Field(
+        default_factory=list, description="Up to 20 rejected rows, masked as the policy says."
+    )
+
+    @property
+    def reject_columns(self) -> list[str]:
+        """The columns of the sample rejected rows, in the order they first appear."""
+        return list(dict.fromkeys(name for reject in self.rejects for name in reject.row))
 
 
 class HistoryReader(Protocol):
