@@ -1,16 +1,17 @@
-// Refreshes the overview's table body every data-refresh seconds, without reloading the page:
-// fetches the server-rendered (escaped) rows and swaps them in. No inline code, so the
-// Content-Security-Policy stays strict. A failed fetch keeps the rows shown and marks them stale.
+// Refreshes the live part of a page every data-refresh seconds, without reloading it: fetches
+// the server-rendered (escaped) fragment at data-fragment and swaps it into the element whose
+// id is data-target, all three read from the page's <main>. No inline code, so the
+// Content-Security-Policy stays strict. A failed fetch keeps what is shown and marks it stale.
 (function () {
   "use strict";
   var main = document.querySelector("main[data-refresh]");
-  var body = document.getElementById("overview-rows");
-  if (!main || !body) {
+  if (!main) {
     return;
   }
   var seconds = parseInt(main.getAttribute("data-refresh"), 10);
   var url = main.getAttribute("data-fragment");
-  if (!(seconds > 0) || !url) {
+  var target = document.getElementById(main.getAttribute("data-target") || "");
+  if (!(seconds > 0) || !url || !target) {
     return;
   }
   function refresh() {
@@ -22,11 +23,11 @@
         return response.text();
       })
       .then(function (html) {
-        body.innerHTML = html;
-        body.classList.remove("stale");
+        target.innerHTML = html;
+        target.classList.remove("stale");
       })
       .catch(function () {
-        body.classList.add("stale");
+        target.classList.add("stale");
       });
   }
   window.setInterval(refresh, seconds * 1000);
