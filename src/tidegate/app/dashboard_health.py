@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tidegate.app.bootstrap import build, load, secret_values
-from tidegate.app.health_checks import _breaker_checks, _probe_write, pipeline_checks
+from tidegate.app.health_checks import pipeline_checks, store_checks
 from tidegate.app.observing import state_url
 from tidegate.core.health import Check, timed
 from tidegate.errors import ConfigError
@@ -94,11 +94,9 @@ class DashboardHealth:
 
     def _store_alone(self) -> PipelineChecks:
         began = time.perf_counter()
-        writable = timed("state store", "writable", lambda: _probe_write(self.store))
-        checks = [writable, *(_breaker_checks(self.store) if writable.ok else [])]
         return PipelineChecks(
             pipeline=None,
-            checks=_views(checks, SecretRedactor(self._store_secrets)),
+            checks=_views(store_checks(self.store), SecretRedactor(self._store_secrets)),
             seconds=time.perf_counter() - began,
         )
 

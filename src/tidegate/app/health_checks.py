@@ -46,6 +46,7 @@ __all__ = [
     "print_checks",
     "stale_alerts",
     "state_checks",
+    "store_checks",
     "temp_space",
     "watch",
 ]
@@ -108,6 +109,13 @@ def state_checks(spec: PipelineSpec, *, now: datetime | None = None) -> list[Che
     finally:
         for store in stores:
             store.close()
+
+
+def store_checks(store: StateStore) -> list[Check]:
+    """Checks of an open ``store`` that need no spec: it takes writes and, if so, its
+    breakers are closed (they are read from it)."""
+    writable = timed("state store", "writable", lambda: _probe_write(store))
+    return [writable, *(_breaker_checks(store) if writable.ok else [])]
 
 
 def temp_space(
