@@ -55,11 +55,14 @@ class Request:
 
 @dataclass
 class Marquez:
-    """A Marquez-compatible lineage receiver on loopback."""
+    """A Marquez-compatible lineage receiver on loopback (with ``paths`` and ``reply`` set
+    otherwise, an Apache Atlas v2 API: it answers JSON)."""
 
     url: str
     requests: list[Request] = field(default_factory=list)
     status: int = 201
+    paths: tuple[str, ...] = ("/api/v1/lineage",)
+    reply: bytes = b""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events(self) -> list[dict[str, Any]]:
@@ -79,10 +82,12 @@ def marquez() -> Iterator[Marquez]:
                 receiver.requests.append(
                     Request("POST", self.path, dict(self.headers.items()), body)
                 )
-            status = receiver.status if self.path == "/api/v1/lineage" else 404
+            status = receiver.status if self.path in receiver.paths else 404
             self.send_response(status)
-            self.send_header("Content-Length", "0")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(receiver.reply)))
             self.end_headers()
+            self.wfile.write(receiver.reply)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the test reads the requests, not a log."""

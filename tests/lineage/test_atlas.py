@@ -19,6 +19,8 @@ from tidegate.lineage.atlas import atlas_export
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from .conftest import Marquez
+
 
 def load(entity: dict[str, Any]) -> AtlasEntity:
     """The entity as pyapacheatlas models it: processes as AtlasProcess."""
@@ -76,6 +78,32 @@ def test_the_demo_export_loads_with_pyapacheatlas_and_links_datasets_columns_and
         ]:
             assert ref["guid"] in guids
             assert by_name[ref["uniqueAttributes"]["qualifiedName"]].guid == ref["guid"]
+
+
+def test_pyapacheatlas_uploads_the_export_to_an_atlas_v2_api_as_the_docs_show(
+    demo: Path, marquez: Marquez
+) -> None:
+    """The docs' upload, with pyapacheatlas's AtlasClient, against an Atlas API on loopback."""
+    from pyapacheatlas.auth import BasicAuthentication  # noqa: PLC0415
+    from pyapacheatlas.core import AtlasClient  # noqa: PLC0415
+
+    marquez.paths = ("/api/atlas/v2/types/typedefs", "/api/atlas/v2/entity/bulk")
+    marquez.status, marquez.reply = 200, b"{}"
+    document = json.loads(json.dumps(atlas_export(pipeline_lineage(demo, []))))
+    client = AtlasClient(
+        endpoint_url=f"{marquez.url}/api/atlas/v2",
+        authentication=BasicAuthentication(username="admin", password="admin"),  # noqa: S106 - a loopback test server
+    )
+
+    client.upload_typedefs(document["typeDefs"])
+    client.upload_entities(document["entities"])
+
+    typedefs, bulk = marquez.requests
+    assert typedefs.path == "/api/atlas/v2/types/typedefs"
+    assert typedefs.json() == document["typeDefs"]
+    assert bulk.path == "/api/atlas/v2/entity/bulk"
+    assert bulk.json() == {"entities": document["entities"]}
+    assert bulk.headers["Authorization"].startswith("Basic ")
 
 
 def test_the_type_definitions_load_as_pyapacheatlas_typedefs() -> None:
