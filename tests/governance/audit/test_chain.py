@@ -33,6 +33,7 @@ from tidegate.governance.audit import (
     JsonlAuditStore,
     MemoryAuditStore,
     canonical,
+    records_of_run,
     require_separate_keys,
     verify,
 )
@@ -117,6 +118,14 @@ def test_records_are_hashed_as_documented(tmp_path: Path) -> None:
 def test_an_unkeyed_record_is_plain_sha256() -> None:
     record = AuditChain(MemoryAuditStore()).append("erasure_requested", {"request_id": "q"})
     assert record.hash == hashlib.sha256(record.body()).hexdigest()
+
+
+def test_the_records_of_one_run_are_found_in_order() -> None:
+    chain = AuditChain(MemoryAuditStore())
+    for run in ("a", "b", "a", "c", "a"):
+        chain.append("rows_written", {"run": run}, run_id=run)
+    shown = list(records_of_run(chain.store.records(), "a"))
+    assert [r.seq for r in shown] == [1, 3, 5]
 
 
 def test_a_batch_is_appended_whole_and_consecutive() -> None:

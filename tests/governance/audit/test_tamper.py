@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from tidegate.governance.audit import (
     GENESIS_HASH,
@@ -23,7 +25,7 @@ from tidegate.governance.audit import (
     verify,
 )
 
-from .conftest import CHAIN_LENGTH, renumbered, resealed, resealed_one
+from .conftest import CHAIN_LENGTH, build_chain, renumbered, resealed, resealed_one
 
 if TYPE_CHECKING:
     from tidegate.governance.audit import AuditRecord, ChainBreak
@@ -262,3 +264,45 @@ def test_anchors_that_hold_are_counted(keyed_chain: list[AuditRecord], chain_key
     result = verify(keyed_chain, key=chain_key, anchors=heads)
     assert result.ok
     assert result.anchors == 4
+
+
+_SHORT = 300
+
+
+@pytest.fixture(scope="module")
+def short_chain(chain_key: AuditKey) -> list[AuditRecord]:
+    return build_chain(_SHORT, chain_key)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    operation=st.sampled_from(["edit", "delete", "swap", "duplicate", "reseal"]),
+    first=st.integers(min_value=0, max_value=_SHORT - 1),
+    second=st.integers(min_value=0, max_value=_SHORT - 1),
+)
+def test_any_single_tampering_is_found_at_the_record_it_touched(
+    short_chain: list[AuditRecord], chain_key: AuditKey, operation: str, first: int, second: int
+) -> None:
+    chain = list(short_chain)
+    anchors = [chain[-1].head]
+    seq = first + 1
+    if operation == "edit":
+        chain[first] = replace(chain[first], payload={**chain[first].payload, "rows": -1})
+        expected = Tampering.EDITED
+    elif operation == "delete":
+        del chain[first]
+        expected = Tampering.TRUNCATED if seq == _SHORT else Tampering.DELETED
+    elif operation == "swap":
+        low, high = sorted((first, second))
+        assume(low != high)
+        chain[low], chain[high] = chain[high], chain[low]
+        seq, expected = low + 1, Tampering.REORDERED
+    elif operation == "duplicate":
+        chain.insert(first, chain[first])
+        expected = Tampering.INSERTED
+    else:  # every hash from here on recomputed without the key
+        chain = resealed(chain, first, Hasher())
+        expected = Tampering.FORGED
+    result = verify(chain, key=chain_key, anchors=anchors)
+    assert result.problem is not None
+    assert (result.problem.seq, result.problem.tampering) == (seq, expected), result.problem

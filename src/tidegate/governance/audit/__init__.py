@@ -48,7 +48,12 @@ from tidegate.governance.audit.record import (
     ChainHead,
     Hasher,
 )
-from tidegate.governance.audit.store import AuditStore, MemoryAuditStore, check_follows
+from tidegate.governance.audit.store import (
+    AuditStore,
+    MemoryAuditStore,
+    check_follows,
+    records_of_run,
+)
 from tidegate.governance.audit.verify import ChainBreak, Tampering, VerifyResult, verify
 
 __all__ = [
@@ -84,6 +89,7 @@ __all__ = [
     "parse_record",
     "parse_signed_head",
     "read_jsonl",
+    "records_of_run",
     "require_separate_keys",
     "sign_head",
     "to_json",

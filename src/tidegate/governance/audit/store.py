@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from tidegate.governance.audit.record import AuditRecord, ChainHead
 
-__all__ = ["AuditStore", "MemoryAuditStore", "check_follows"]
+__all__ = ["AuditStore", "MemoryAuditStore", "check_follows", "records_of_run"]
 
 
 class AuditStore(Protocol):
@@ -58,6 +58,15 @@ def check_follows(head: ChainHead | None, records: Sequence[AuditRecord]) -> Non
                 hint="another process appended to the audit chain at the same time; retry",
             )
         seq, prev = record.seq, record.hash
+
+
+def records_of_run(records: Iterable[AuditRecord], run_id: str) -> Iterator[AuditRecord]:
+    """The records of one run, in chain order (``audit show --run ID``), streamed.
+
+    A store with an index on ``run_id`` can answer this faster; the records still need
+    ``verify`` over the whole chain before they are trusted.
+    """
+    return (record for record in records if record.run_id == run_id)
 
 
 class MemoryAuditStore:
