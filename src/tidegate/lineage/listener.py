@@ -76,7 +76,6 @@ class OpenLineageListener:
         self._last_running: dict[str, float] = {}
         self.sent: dict[str, int] = {}
         self.failed: dict[str, int] = {}
-        atexit.register(self.abort)
 
     def handle(self, event: Event) -> None:
         """React to one event of the run; events of other kinds are ignored."""
@@ -95,12 +94,13 @@ class OpenLineageListener:
         """Send ABORT for every run that started and did not finish (Ctrl-C, a signal)."""
         for run_id in list(self._runs):
             facts = self._runs.pop(run_id)
+            self._last_running.pop(run_id, None)
             self._send(run_event(facts, "ABORT", error=reason))
+        atexit.unregister(self.abort)
 
     def close(self) -> None:
         """Abort what is unfinished and close every transport (HTTP sessions)."""
         self.abort()
-        atexit.unregister(self.abort)
         for transport in self.transports.values():
             transport.close()
 
@@ -119,6 +119,8 @@ class OpenLineageListener:
             input_schema=schema_fields(source),
             output_schema=schema_fields(output),
         )
+        if not self._runs:  # held only while a run is open: the exit hook sends its ABORT
+            atexit.register(self.abort)
         self._runs[event.run_id] = facts
         self._last_running[event.run_id] = self._clock()
         self._send(run_event(facts, "START", at=event.at))
@@ -137,6 +139,8 @@ class OpenLineageListener:
     def _finished(self, event: RunFinished) -> None:
         facts = self._runs.pop(event.run_id, None)
         self._last_running.pop(event.run_id, None)
+        if not self._runs:
+            atexit.unregister(self.abort)
         if facts is None:
             return
         facts.rows_read = event.rows_read
