@@ -151,7 +151,7 @@ def test_pipeline_page_draws_history_and_data_flow(client: TestClient) -> None:
     labels = re.findall(r"<text[^>]*>([^<]*)", flow)
     assert labels[:3] == ["1,200 rows", "1,200 rows", "1,101 rows"]
     # the ends named from the run's spec, each step with its type (quality rules have none)
-    assert labels[3:11] == [
+    assert labels[3:12] == [
         "source",
         "csv: orders.csv",
         "1,200 read",
@@ -159,6 +159,7 @@ def test_pipeline_page_draws_history_and_data_flow(client: TestClient) -> None:
         "derive",
         "0 rejected",
         "quality",
+        "rules",
         "⚠ 99 rejected",
     ]
     assert labels[-3:] == ["destination", "duckdb: t", "1,101 written"]

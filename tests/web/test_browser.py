@@ -118,6 +118,16 @@ def test_pipeline_page_in_the_browser(browser: Browser, server: str) -> None:
     text = page.inner_text("body")
     assert "99 rejected" in text
     assert page.locator("svg").count() >= 5  # four history charts and the data flow
+    flow = page.locator("svg.flow")
+    assert flow.locator("text", has_text="csv: orders.csv").count() == 1
+    assert flow.locator("text", has_text="duckdb: t").count() == 1
+    spec = page.locator("pre.spec")
+    assert not spec.is_visible()  # folded until asked for
+    page.locator("details.spec summary").click()
+    assert spec.is_visible()
+    assert "path: orders.csv" in spec.inner_text()
+    assert XSS in spec.inner_text()  # the rule's column, as text
+    assert "Not governed: no column was classified" in text
     assert errors == []
     page.close()
 
@@ -130,12 +140,25 @@ def test_run_pages_in_the_browser_and_the_payload_stays_text(
     page, errors = _visit(browser, server + f"/runs/{history['orders']}", "dashboard-run")
     assert XSS in page.inner_text("body")  # shown as text
     assert page.locator("script:not([src])").count() == 0
+    timeline = page.locator("table.timeline tbody tr")
+    assert [row.get_attribute("class") for row in timeline.all()] == [
+        "entry-start",
+        "entry-rejected warn",
+        "entry-finish",
+    ]
+    assert "99 rows rejected by quality in batch 1" in timeline.nth(1).inner_text()
+    rejects = page.locator("table.rejects")
+    assert rejects.locator("tbody tr").count() == 20
+    assert XSS in rejects.locator("thead").inner_text()
     assert errors == []  # no alert dialog, no console error
     page.close()
     failed, errors = _visit(browser, server + f"/runs/{history['broken']}", "dashboard-run-failed")
     text = failed.inner_text("body")
     assert "data" in text
     assert "fault injected at mid_batch" in text
+    error = failed.locator("table.timeline tr.entry-error")
+    assert "Next action: rows are quarantined where the pipeline allows" in error.inner_text()
+    assert error.evaluate("row => getComputedStyle(row).backgroundColor") != "rgba(0, 0, 0, 0)"
     assert errors == []
     failed.close()
 

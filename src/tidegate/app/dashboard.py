@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import structlog
 import yaml
 
+from tidegate.app.bootstrap import QUALITY_STEP
 from tidegate.core.taxonomy import KIND_POLICIES
 from tidegate.errors import ConfigError, ErrorKind, TidegateError
 from tidegate.observability.performance import RunFigures, where_time_went
@@ -317,6 +318,13 @@ def _spec_view(stored: Mapping[str, Any]) -> SpecView:
     """The stored spec for the pipeline page: as YAML, and the names the data-flow draws."""
     document: dict[str, Any] = dict(stored["spec"])
     steps = document.get("steps") or []
+    types = {
+        str(step["name"]): str(step["type"])
+        for step in steps
+        if isinstance(step, dict) and "name" in step and "type" in step
+    }
+    if document.get("quality"):
+        types.setdefault(QUALITY_STEP, "rules")
     return SpecView(
         spec_hash=stored["spec_hash"],
         first_seen=stored["first_seen"],
@@ -324,11 +332,7 @@ def _spec_view(stored: Mapping[str, Any]) -> SpecView:
         text=yaml.safe_dump(document, sort_keys=True, allow_unicode=True, width=96),
         source=_endpoint(document.get("source")),
         destination=_endpoint(document.get("destination")),
-        step_types={
-            str(step["name"]): str(step["type"])
-            for step in steps
-            if isinstance(step, dict) and "name" in step and "type" in step
-        },
+        step_types=types,
     )
 
 
