@@ -577,3 +577,19 @@ def test_a_store_at_0003_with_runs_migrates_to_head_and_keeps_them(url: str) -> 
     finally:
         store.close()
     assert HEAD == "0004"
+
+
+def test_a_spec_that_cannot_be_written_as_json_is_left_out_not_the_run(tmp_path: Path) -> None:
+    from tidegate.app.observing import _recorded_spec  # noqa: PLC0415 - the guard under test
+
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: odd\nsource: {type: csv, path: in.csv}\n"
+        "destination: {type: duckdb, path: out.duckdb, table: t}\n",
+        encoding="utf-8",
+    )
+    spec = load(tmp_path / "pipeline.yaml")
+    odd = spec.model_copy(update={"description": object()})  # what a plugin might hold
+    with structlog.testing.capture_logs() as logs:
+        assert _recorded_spec(odd) is None
+    assert [line["event"] for line in logs] == ["spec_not_recorded"]
+    assert _recorded_spec(spec) == effective_spec(spec)

@@ -87,6 +87,16 @@ def effective_spec(spec: PipelineSpec) -> dict[str, Any]:
     return canonical
 
 
+def _recorded_spec(spec: PipelineSpec) -> dict[str, Any] | None:
+    """``effective_spec`` for the recorder, or None (logged) when a plugin's settings cannot
+    be written as JSON: the history then lacks the spec, the run goes on."""
+    try:
+        return effective_spec(spec)
+    except (ValueError, TypeError) as exc:  # pydantic's serialization errors are ValueErrors
+        _log.warning("spec_not_recorded", error=str(exc).splitlines()[0])
+        return None
+
+
 def _env_paths(spec: PipelineSpec) -> set[tuple[str | int, ...]]:
     """Key paths whose value the loader took from the environment (``${VAR}``)."""
     where = getattr(spec, "_where", None)  # the loader's Locator; None for a spec built in code
@@ -219,7 +229,9 @@ def _sampler(spec: PipelineSpec, profile: str | None) -> Callable[..., list[dict
         from tidegate.app.bootstrap import build  # noqa: PLC0415 - bootstrap imports us
         from tidegate.app.quarantine import read_rows, readable  # noqa: PLC0415
 
-        table = read_rows(build(readable(spec), profile=profile), run_id=run_id)
+        # the destination logs its open and rollback: say these lines are this read, not a load
+        with structlog.contextvars.bound_contextvars(reading="reject samples"):
+            table = read_rows(build(readable(spec), profile=profile), run_id=run_id)
         return reject_samples(table, levels or {}, limit=MAX_REJECT_SAMPLES)
 
     return sample
@@ -310,7 +322,7 @@ def observers(spec: PipelineSpec, *, bus: EventBus, profile: str | None) -> list
                     spec_hash=spec_hash(spec),
                     profile=profile,
                     figures=figures,
-                    spec=effective_spec(spec),
+                    spec=_recorded_spec(spec),
                     rejects=_sampler(spec, profile),
                 )
             )
