@@ -100,7 +100,11 @@ def to_json_object(value: Mapping[str, object], *, where: str = "payload") -> di
         if not isinstance(key, str):
             raise _refused(where, f"has a {type(key).__name__} key", "use text keys")
         name = str.__str__(key)
-        out[name] = to_json(item, where=f"{where}.{name}")
+        # Plain text, flags and nulls (most values) are already JSON: no call, no path text.
+        if type(item) is str or type(item) is bool or item is None:
+            out[name] = item
+        else:
+            out[name] = to_json(item, where=f"{where}.{name}")
     return out
 
 
@@ -150,16 +154,22 @@ def _write(value: JsonValue, out: list[str], where: str) -> None:
 
 
 def _write_object(value: dict[str, JsonValue], out: list[str], where: str) -> None:
-    for key in value:
-        if type(key) is not str:
-            raise _refused(where, f"has a {type(key).__name__} key", "use text keys")
+    names = list(value)
+    for name in names:
+        if type(name) is not str:
+            raise _refused(where, f"has a {type(name).__name__} key", "use text keys")
+    # ASCII names (nearly all) sort the same by code point as by UTF-16: skip encoding them.
+    if "".join(names).isascii():
+        names.sort()
+    else:
+        names.sort(key=_utf16)
     out.append("{")
-    for i, key in enumerate(sorted(value, key=_utf16)):
+    for i, name in enumerate(names):
         if i:
             out.append(",")
-        out.append(encode_basestring(key))
+        out.append(encode_basestring(name))
         out.append(":")
-        _write(value[key], out, where)
+        _write(value[name], out, where)
     out.append("}")
 
 
