@@ -7,8 +7,9 @@ right explanation. The same chain untouched verifies (the control for every case
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -306,3 +307,20 @@ def test_any_single_tampering_is_found_at_the_record_it_touched(
     result = verify(chain, key=chain_key, anchors=anchors)
     assert result.problem is not None
     assert (result.problem.seq, result.problem.tampering) == (seq, expected), result.problem
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"at": datetime(2026, 3, 1, 6, 0)},
+        {"payload": {"score": math.nan}},
+        {"seq": "4321"},
+    ],
+)
+def test_a_record_a_store_cannot_give_back_faithfully_is_malformed(
+    keyed_chain: list[AuditRecord], chain_key: AuditKey, change: dict[str, object]
+) -> None:
+    tampered = list(keyed_chain)
+    tampered[N - 1] = replace(tampered[N - 1], **change)  # type: ignore[arg-type]
+    problem = _broken(verify(tampered, key=chain_key), N, Tampering.MALFORMED)
+    assert "no canonical form" in problem.message

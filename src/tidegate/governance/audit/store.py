@@ -13,6 +13,10 @@ table (seq as primary key) as easily as a file or a list does:
 - ``head()``: the record with the highest seq as a ``ChainHead``, ``None`` when empty.
 
 A store returns records as they are stored, tampered or not: judging them is ``verify``'s job.
+It must give back exactly what it was given: ``at`` as an aware datetime to the microsecond
+(a SQLite ``DATETIME`` column comes back naive: store the RFC 3339 text, or convert back to
+UTC), ``payload`` as the same JSON (a JSON or text column), absent ``run_id`` and ``pipeline``
+as ``None``. Keeping each record's ``line()`` beside its columns is the simplest way.
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ class _Verifier:
         while (item := stream.next()) is not None:
             expected = 1 if prev is None else prev.seq + 1
             if isinstance(item, AuditFormatError):
-                unreadable = f"unreadable: {item}"
+                unreadable = f"unreadable: {item.location}: {item.message}"
                 return self._result(
                     checked,
                     prev,
@@ -188,7 +188,7 @@ class _Verifier:
                 )
             found = (
                 self._content(item, expected, stream)
-                or self._order(item, prev, expected, stream)
+                or self._order(item, expected, stream)
                 or self._link(item, prev, stream.position)
             )
             while found is None and pin < len(self.pinned) and self.pinned[pin].seq == item.seq:
@@ -215,7 +215,10 @@ class _Verifier:
         """Whether ``record`` (given ``seq`` instead of its own) hashes to its hash with the key."""
         if seq is not None:
             record = replace(record, seq=seq)
-        return self.hasher.digest(record.body()) == record.hash
+        try:
+            return self.hasher.digest(record.body()) == record.hash
+        except AuditPayloadError:
+            return False
 
     def _content(  # noqa: PLR0911 - one return per explanation of a hash mismatch
         self, rec: AuditRecord, expected: int, stream: _Stream
@@ -288,9 +291,7 @@ class _Verifier:
             f"its fields do not match its hash: it was changed after it was written{detail}",
         )
 
-    def _order(
-        self, rec: AuditRecord, prev: AuditRecord | None, expected: int, stream: _Stream
-    ) -> ChainBreak | None:
+    def _order(self, rec: AuditRecord, expected: int, stream: _Stream) -> ChainBreak | None:
         where = stream.position
         if rec.seq == expected:
             return None
