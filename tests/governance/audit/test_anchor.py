@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.governance.audit.chains import resealed, ticking_clock
 from tidegate.errors import ConfigError
 from tidegate.governance.audit import (
     AuditChain,
@@ -35,8 +36,6 @@ from tidegate.governance.audit import (
     sign_head,
     verify,
 )
-
-from .conftest import resealed, ticking_clock
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.governance.audit.chains import ticking_clock
 from tidegate.errors import ConfigError
 from tidegate.governance.audit import (
     GENESIS_HASH,
@@ -38,8 +39,6 @@ from tidegate.governance.audit import (
     verify,
 )
 from tidegate.governance.audit.jsonl import parse_record
-
-from .conftest import ticking_clock
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

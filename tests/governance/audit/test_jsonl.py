@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.governance.audit.chains import CHAIN_LENGTH
 from tidegate.governance.audit import (
     AuditChain,
     AuditFormatError,
@@ -24,8 +25,6 @@ from tidegate.governance.audit import (
     read_jsonl,
     verify,
 )
-
-from .conftest import CHAIN_LENGTH
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -16,6 +16,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tests.governance.audit.chains import (
+    CHAIN_LENGTH,
+    build_chain,
+    renumbered,
+    resealed,
+    resealed_one,
+)
 from tidegate.governance.audit import (
     GENESIS_HASH,
     AuditKey,
@@ -25,8 +32,6 @@ from tidegate.governance.audit import (
     VerifyResult,
     verify,
 )
-
-from .conftest import CHAIN_LENGTH, build_chain, renumbered, resealed, resealed_one
 
 if TYPE_CHECKING:
     from tidegate.governance.audit import AuditRecord, ChainBreak

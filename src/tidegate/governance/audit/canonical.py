@@ -8,8 +8,10 @@ round trip through any JSON parser:
 - UTF-8, no whitespace between tokens, object members sorted by their names' UTF-16 code units;
 - strings escape only ``"``, ``\\`` and control characters (``\\n``, ``\\t``, ..., else
   ``\\u00xx`` in lowercase hex); lone surrogates are refused, as JCS requires;
-- integers within +-(2**53 - 1) (I-JSON), written in plain decimal; a larger count must travel
-  as a string;
+- integers in plain decimal; :func:`to_json` refuses those beyond +-(2**53 - 1) (I-JSON: a
+  reader may not keep them exactly, so a larger count must travel as a string), and
+  :func:`canonical` accepts beyond that only what a reader makes of a large float's text
+  (``1e16`` is written ``10000000000000000``, which reads back as an int);
 - finite floats in ECMAScript's shortest form (``1.5``, ``100``, ``1e+21``, ``1e-7``); NaN and
   infinities are refused, and ``-0.0`` is written ``0``;
 - ``true``, ``false``, ``null``, arrays, and objects whose names are strings.
