@@ -371,6 +371,31 @@ def test_samples_are_asked_for_only_after_quarantined_rejects_and_bounded(
         "row": {"id": 0},
     }
     assert store.find(clean).rejects == []
+    unreachable = str(uuid7())  # the destination went down: it is not asked again
+    recorder.handle(_started(unreachable))
+    recorder.handle(
+        RowsRejected(
+            run_id=unreachable,
+            pipeline="orders",
+            step="quality",
+            batch=1,
+            rows=2,
+            reasons={"bad": 2},
+            quarantine="t__quarantine",
+        )
+    )
+    recorder.handle(
+        _finished(
+            unreachable,
+            T0 + timedelta(seconds=1),
+            status="failed",
+            error="connection refused",
+            error_kind="dependency",
+            rows_rejected=2,
+        )
+    )
+    assert len(asked) == 1
+    assert store.find(unreachable).rejects == []
 
 
 def test_a_failing_sampler_costs_the_samples_not_the_record(store: StateStore) -> None:

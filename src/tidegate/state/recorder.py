@@ -69,6 +69,8 @@ counted in a last entry."""
 MAX_REJECT_SAMPLES = 20
 """Sample rejected rows kept per run."""
 
+_UNREACHABLE = frozenset({str(ErrorKind.DEPENDENCY), str(ErrorKind.TRANSIENT)})
+
 RejectSampler = Callable[[str, int, Mapping[str, str] | None], Sequence[Mapping[str, Any]]]
 """``(run_id, rejected, levels) -> rows``: up to ``MAX_REJECT_SAMPLES`` rows the run rejected,
 each with ``step``, ``batch``, ``source_row``, ``rules``, ``reason`` and ``row`` (a JSON-ready
@@ -218,7 +220,7 @@ class StateRecorder:
             columns=self._column_rows(),
             regressions=found,
             timeline=self._timeline.entries(),
-            rejects=self._sample_rejects(event.run_id, event.rows_rejected),
+            rejects=self._sample_rejects(event),
         )
         self._started.discard(event.run_id)
         for regression in found:
@@ -235,17 +237,20 @@ class StateRecorder:
                 )
             )
 
-    def _sample_rejects(self, run_id: str, rejected: int) -> list[dict[str, Any]]:
-        """A few of the rows the run quarantined, masked by the sampler; none when it fails."""
-        if self.rejects is None or not self._quarantined:
+    def _sample_rejects(self, event: RunFinished) -> list[dict[str, Any]]:
+        """A few of the rows the run quarantined, masked by the sampler; none when it fails,
+        nor after a run that failed because a system was down or timing out: the sampler
+        would read them back from that system (the destination) and wait on it again."""
+        if self.rejects is None or not self._quarantined or event.error_kind in _UNREACHABLE:
             return []
+        run_id = event.run_id
         levels = (
             None
             if self._columns is None
             else {str(c["column"]): str(c["level"]) for c in self._columns.columns}
         )
         try:
-            rows = self.rejects(run_id, rejected, levels)
+            rows = self.rejects(run_id, event.rows_rejected, levels)
         except Exception as exc:  # samples are a convenience: whatever fails, the record goes on
             _log.warning("reject_samples_unavailable", run_id=run_id, error=str(exc))
             return []
