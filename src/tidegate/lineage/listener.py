@@ -1,5 +1,10 @@
 """The OpenLineage listener: turns a run's events into OpenLineage run events and sends them.
 
+The run's thread only queues events (``handle`` is O(1)); one worker thread per listener
+computes the lineage, builds the events and sends them in order, so importing sqlglot and
+openlineage-python, probing schemas and waiting on an HTTP receiver never slow the data path.
+``flush`` waits for the queue; ``close`` (and the interpreter's exit) flushes it.
+
 ``RunStarted`` sends START with the datasets, their schemas and the column lineage;
 ``BatchCommitted`` sends RUNNING at most once per ``running_every_seconds`` (so a million-row
 run pays for a handful of events, not one per batch); ``QualityMeasured`` is kept for the end;
@@ -13,7 +18,10 @@ the run and never stops it.
 from __future__ import annotations
 
 import atexit
+import queue
+import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -25,9 +33,6 @@ from tidegate.events import (
     RunFinished,
     RunStarted,
 )
-from tidegate.lineage.columns import column_lineage
-from tidegate.lineage.facets import RunFacts, run_event, schema_fields
-from tidegate.lineage.transports import build_transports
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -35,12 +40,23 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from openlineage.client.transport import Transport
 
+    from tidegate.lineage.facets import RunFacts
     from tidegate.spec import PipelineSpec
     from tidegate.spec.lineage import LineageSpec
 
 __all__ = ["OpenLineageListener"]
 
 _log = structlog.get_logger("tidegate.lineage")
+
+_EXIT_SECONDS = 30.0
+"""How long closing (or the interpreter's exit) waits for queued events to be sent."""
+
+
+@dataclass(frozen=True)
+class _Abort:
+    """Queued by ``abort``: send ABORT for every run still open."""
+
+    reason: str
 
 
 class OpenLineageListener:
@@ -64,47 +80,125 @@ class OpenLineageListener:
     ) -> None:
         self.spec = spec
         self.settings = settings
-        self.transports = (
-            dict(transports)
-            if transports is not None
-            else build_transports(settings, spec.base_dir)
-        )
+        self._transports = None if transports is None else dict(transports)
         self._source_schema = source_schema
         self._output_schema = output_schema
         self._clock = clock
-        self._runs: dict[str, RunFacts] = {}
+        self._runs: dict[str, RunFacts] = {}  # the worker's alone
+        self._open: set[str] = set()  # runs started and not finished, seen by handle
         self._last_running: dict[str, float] = {}
+        self._queue: queue.Queue[Event | _Abort | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
         self.sent: dict[str, int] = {}
         self.failed: dict[str, int] = {}
 
     def handle(self, event: Event) -> None:
-        """React to one event of the run; events of other kinds are ignored."""
+        """Queue what lineage needs from ``event`` for the worker; O(1) on the run's thread."""
         if isinstance(event, RunStarted):
-            self._started(event)
+            if not self._open:  # held only while a run is open: the exit hook sends its ABORT
+                atexit.register(self._at_exit)
+            self._open.add(event.run_id)
+            self._last_running[event.run_id] = self._clock()
+            self._submit(event)
         elif isinstance(event, BatchCommitted):
-            self._committed(event)
+            if self._running_due(event.run_id):
+                self._submit(event)
         elif isinstance(event, QualityMeasured):
-            facts = self._runs.get(event.run_id)
-            if facts is not None:
-                facts.quality = event
+            self._submit(event)
         elif isinstance(event, RunFinished):
-            self._finished(event)
+            self._open.discard(event.run_id)
+            self._last_running.pop(event.run_id, None)
+            if not self._open:
+                atexit.unregister(self._at_exit)
+            self._submit(event)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued event is sent (or failed); False when ``timeout`` ran out."""
+        done = self._queue.all_tasks_done
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with done:
+            while self._queue.unfinished_tasks:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                done.wait(remaining)
+        return True
 
     def abort(self, reason: str = "the run was interrupted before it finished") -> None:
         """Send ABORT for every run that started and did not finish (Ctrl-C, a signal)."""
-        for run_id in list(self._runs):
-            facts = self._runs.pop(run_id)
-            self._last_running.pop(run_id, None)
-            self._send(run_event(facts, "ABORT", error=reason))
-        atexit.unregister(self.abort)
+        self._open.clear()
+        self._submit(_Abort(reason))
+        self.flush(timeout=_EXIT_SECONDS)
+        atexit.unregister(self._at_exit)
 
     def close(self) -> None:
-        """Abort what is unfinished and close every transport (HTTP sessions)."""
+        """Abort what is unfinished, stop the worker and close every transport."""
         self.abort()
-        for transport in self.transports.values():
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join(timeout=_EXIT_SECONDS)
+            self._worker = None
+        for transport in (self._transports or {}).values():
             transport.close()
 
+    def _at_exit(self) -> None:
+        self.abort()
+
+    def _running_due(self, run_id: str) -> bool:
+        """Whether a RUNNING event is due: at most one per ``running_every_seconds``."""
+        every = self.settings.running_every_seconds
+        last = self._last_running.get(run_id)
+        if every <= 0 or last is None:
+            return False
+        now = self._clock()
+        if now - last < every:
+            return False
+        self._last_running[run_id] = now
+        return True
+
+    def _submit(self, item: Event | _Abort) -> None:
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="tidegate-lineage", daemon=True)
+            self._worker.start()
+        self._queue.put(item)
+
+    def _work(self) -> None:
+        """Build and send events in order, off the run's thread."""
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._process(item)
+            except Exception:  # a lineage bug must not kill the worker or the run
+                _log.exception("lineage_listener_failed", item=type(item).__name__)
+            finally:
+                self._queue.task_done()
+
+    def _process(self, item: Event | _Abort) -> None:
+        # openlineage-python and sqlglot load here, on the worker, never on the run's thread
+        from tidegate.lineage.facets import run_event  # noqa: PLC0415
+
+        if isinstance(item, RunStarted):
+            self._started(item)
+        elif isinstance(item, BatchCommitted):
+            facts = self._runs.get(item.run_id)
+            if facts is not None:
+                self._send(run_event(facts, "RUNNING", at=item.at))
+        elif isinstance(item, QualityMeasured):
+            facts = self._runs.get(item.run_id)
+            if facts is not None:
+                facts.quality = item
+        elif isinstance(item, RunFinished):
+            self._finished(item)
+        elif isinstance(item, _Abort):
+            for run_id in list(self._runs):
+                self._send(run_event(self._runs.pop(run_id), "ABORT", error=item.reason))
+
     def _started(self, event: RunStarted) -> None:
+        from tidegate.lineage.columns import column_lineage  # noqa: PLC0415
+        from tidegate.lineage.facets import RunFacts, run_event, schema_fields  # noqa: PLC0415
+
         source = self._probe(self._source_schema, "source")
         output = self._probe(self._output_schema, "output")
         lineage = column_lineage(
@@ -119,28 +213,13 @@ class OpenLineageListener:
             input_schema=schema_fields(source),
             output_schema=schema_fields(output),
         )
-        if not self._runs:  # held only while a run is open: the exit hook sends its ABORT
-            atexit.register(self.abort)
         self._runs[event.run_id] = facts
-        self._last_running[event.run_id] = self._clock()
         self._send(run_event(facts, "START", at=event.at))
 
-    def _committed(self, event: BatchCommitted) -> None:
-        facts = self._runs.get(event.run_id)
-        every = self.settings.running_every_seconds
-        if facts is None or every <= 0:
-            return
-        now = self._clock()
-        if now - self._last_running.get(event.run_id, now) < every:
-            return
-        self._last_running[event.run_id] = now
-        self._send(run_event(facts, "RUNNING", at=event.at))
-
     def _finished(self, event: RunFinished) -> None:
+        from tidegate.lineage.facets import run_event  # noqa: PLC0415
+
         facts = self._runs.pop(event.run_id, None)
-        self._last_running.pop(event.run_id, None)
-        if not self._runs:
-            atexit.unregister(self.abort)
         if facts is None:
             return
         facts.rows_read = event.rows_read
@@ -163,8 +242,12 @@ class OpenLineageListener:
             return None
 
     def _send(self, event: Any) -> None:
+        if self._transports is None:
+            from tidegate.lineage.transports import build_transports  # noqa: PLC0415
+
+            self._transports = build_transports(self.settings, self.spec.base_dir)
         kind = event.eventType.value
-        for name, transport in self.transports.items():
+        for name, transport in self._transports.items():
             try:
                 transport.emit(event)
             except Exception as exc:  # one receiver down must not silence the others
