@@ -37,7 +37,7 @@ from tidegate.events import (
 from tidegate.governance.keys import generate_key
 from tidegate.spec.observability import BaselineSpec
 from tidegate.state import StateRecorder, StateStore
-from tidegate.state.recorder import EDGE_ENTRIES, MAX_REJECT_SAMPLES
+from tidegate.state.recorder import EDGE_ENTRIES, MAX_EVENTS, MAX_REJECT_SAMPLES
 from tidegate.state.tables import ALERTS, HEAD, METADATA, RUNS, VERSION_TABLE
 
 if TYPE_CHECKING:
@@ -297,6 +297,39 @@ def test_a_long_run_keeps_its_first_and_last_batches_and_sums_up_the_rest(
     assert timeline.index(summaries[0]) == kinds.index("batch") + 2 * EDGE_ENTRIES
     assert kinds[-2:] == ["retry", "finish"]
     assert [e["seq"] for e in timeline] == list(range(len(timeline)))
+
+
+def test_retries_beyond_the_bound_are_counted_not_kept(store: StateStore) -> None:
+    run_id = str(uuid7())
+    recorder = _recorder(store)
+    recorder.handle(_started(run_id))
+    for attempt in range(1, MAX_EVENTS + 51):
+        recorder.handle(
+            RetryAttempted(
+                run_id=run_id,
+                pipeline="orders",
+                at=T0 + timedelta(seconds=attempt),
+                operation="rest",
+                target="api.example.com",
+                attempt=attempt,
+                delay=0.1,
+                error_kind="transient",
+            )
+        )
+    recorder.handle(
+        _finished(
+            run_id,
+            T0 + timedelta(hours=1),
+            status="failed",
+            error="retries ran out",
+            error_kind="transient",
+        )
+    )
+    timeline = store.find(run_id).timeline
+    kinds = [e["kind"] for e in timeline]
+    assert kinds.count("retry") == MAX_EVENTS - 1  # the start is one of the kept
+    assert kinds[-3:] == ["error", "summary", "finish"]
+    assert timeline[-2]["text"] == ("51 more events not kept (retries, breaker changes, faults)")
 
 
 # -- sample rejects ------------------------------------------------------------------------

@@ -375,11 +375,15 @@ def test_run_page_shows_the_timeline_with_retries_marked(
 def test_run_page_shows_masked_sample_rejects(governed: tuple[TestClient, str]) -> None:
     client, run_id = governed
     body = client.get(f"/runs/{run_id}").text
-    section = body[body.index("<h2>Sample rejected rows</h2>") : body.index("<h2>Energy</h2>")]
+    section = body[
+        body.index('<h2 id="rejects">Sample rejected rows</h2>') : body.index("<h2>Energy</h2>")
+    ]
     assert "20 of 30 rejected rows" in section
     headers = re.findall(r"<th>([^<]*)</th>", section)
     assert headers == ["Source row", "Step", "Reason", "id", "email", "score"]
     assert section.count("<td>[encrypted]</td>") == 20
+    quality = body[body.index("<h2>Quality</h2>") : body.index('<h2 id="rejects">')]
+    assert '<td class="num"><a href="#rejects">20 below</a></td>' in quality  # per rule
     assert "score.between: score is outside [1, 90]" in section
     api = client.get(f"/api/runs/{run_id}").json()
     assert len(api["rejects"]) == 20
@@ -433,7 +437,9 @@ def test_the_payload_in_a_sample_and_the_spec_stays_text(
     client: TestClient, history: dict[str, str]
 ) -> None:
     run = client.get(f"/runs/{history['orders']}").text
-    section = run[run.index("<h2>Sample rejected rows</h2>") : run.index("<h2>Energy</h2>")]
+    section = run[
+        run.index('<h2 id="rejects">Sample rejected rows</h2>') : run.index("<h2>Energy</h2>")
+    ]
     assert "<th>&lt;script&gt;alert(1)&lt;/script&gt;</th>" in section
     pipeline = client.get("/pipelines/orders").text
     spec = pipeline[pipeline.index('<pre class="spec">') : pipeline.index("</pre>")]

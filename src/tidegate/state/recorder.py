@@ -6,10 +6,11 @@ its hash is seen, and, when it ends, the outcome with its steps, quality, column
 classification, performance figures, any regression against the pipeline's baseline, its
 timeline and a few sample rejected rows, in one transaction.
 
-The timeline is kept in memory until then and bounded: every start, resume, retry, breaker
-change, fault, error and end is kept (up to ``MAX_EVENTS``), but of the batches committed and
-of the rejections only the first and last ``EDGE_ENTRIES`` each, with one entry summing up
-those in between, so a run of ten thousand batches costs the store a few hundred rows.
+The timeline is kept in memory until then and bounded: the start, resumes, retries, breaker
+changes and faults are kept up to ``MAX_EVENTS`` (the rest counted in one entry), the error
+and the end always; of the batches committed and of the rejections only the first and last
+``EDGE_ENTRIES`` each, with one entry summing up those in between. So a run of ten thousand
+batches costs the store a few hundred rows.
 An error's entry carries what its kind means and who acts on it, from the error taxonomy
 (``core.taxonomy.KIND_POLICIES``), the table ``tidegate errors`` prints. A regression is also
 published as a ``RunRegressed`` event for the other listeners (logs, metrics, alerts).
@@ -499,7 +500,7 @@ class _Timeline:
         if event.status != "succeeded":
             policy = _policy(event.error_kind)
             kind = event.error_kind or "internal"
-            self._keep(
+            self.kept.append(  # past the bound too: the error is what the reader looks for
                 self._entry(
                     event.at,
                     "error",

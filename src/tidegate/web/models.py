@@ -300,6 +300,10 @@ class RunView(BaseModel):
         default_factory=list, description="Up to 20 rejected rows, masked as the policy says."
     )
 
+    def samples_for(self, rule: str) -> int:
+        """How many of the sample rejected rows failed ``rule`` (among others)."""
+        return sum(rule in (reject.rules or "").split(",") for reject in self.rejects)
+
     @property
     def reject_columns(self) -> list[str]:
         """The columns of the sample rejected rows, in the order they first appear."""
