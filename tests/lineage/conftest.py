@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -63,6 +64,7 @@ class Marquez:
     status: int = 201
     paths: tuple[str, ...] = ("/api/v1/lineage",)
     reply: bytes = b""
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events(self) -> list[dict[str, Any]]:
@@ -78,6 +80,7 @@ def marquez() -> Iterator[Marquez]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            time.sleep(receiver.delay)
             with receiver.lock:
                 receiver.requests.append(
                     Request("POST", self.path, dict(self.headers.items()), body)

@@ -109,9 +109,10 @@ def test_a_failed_run_sends_fail_with_the_error_message(demo: Path) -> None:
     pipeline = build(load_pipeline(demo))
     pipeline.inject = ("mid_batch:raise:data@1",)
     out = demo.parent / "events.jsonl"
-    listen(pipeline, LineageSpec(transports={"f": {"type": "file", "path": str(out)}}))
+    listener = listen(pipeline, LineageSpec(transports={"f": {"type": "file", "path": str(out)}}))
 
     result = pipeline.run(on_unfinished="fresh")
+    assert listener.flush(timeout=30)
 
     assert not result.ok
     events = lines(out)
@@ -263,6 +264,22 @@ def test_a_receiver_that_refuses_does_not_stop_the_run_or_the_other_transports(
     assert result.ok
     assert listener.failed == {"down": 2}
     assert [e["eventType"] for e in lines(out)] == ["START", "COMPLETE"]
+
+
+def test_a_slow_receiver_does_not_slow_the_run(tmp_path: Path, marquez: Marquez) -> None:
+    marquez.delay = 1.5
+    pipeline = build(spec_of(tmp_path))
+    listener = listen(
+        pipeline,
+        LineageSpec(transports={"slow": HttpTransportSpec(type="http", url=marquez.url)}),
+    )
+
+    result = pipeline.run()
+    listener.close()
+
+    assert result.ok
+    assert result.seconds < 1.0  # START was still being delivered when the run ended
+    assert [e["eventType"] for e in marquez.events()] == ["START", "COMPLETE"]
 
 
 def test_the_console_transport_writes_one_json_event_per_line_on_stderr(
