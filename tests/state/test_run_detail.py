@@ -651,3 +651,23 @@ def test_a_spec_that_cannot_be_written_as_json_is_left_out_not_the_run(tmp_path:
         assert _recorded_spec(odd) is None
     assert [line["event"] for line in logs] == ["spec_not_recorded"]
     assert _recorded_spec(spec) == effective_spec(spec)
+
+
+def test_no_sample_is_read_without_levels_in_a_governed_run_nor_from_a_huge_reject(
+    tmp_path: Path,
+) -> None:
+    from tidegate.app.observing import MAX_REJECTS_READ, _sampler  # noqa: PLC0415
+    from tidegate.errors import values_hidden  # noqa: PLC0415
+
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: odd\nsource: {type: csv, path: in.csv}\n"
+        "destination: {type: duckdb, path: out.duckdb, table: t}\n",
+        encoding="utf-8",
+    )
+    sample = _sampler(load(tmp_path / "pipeline.yaml"), None)
+    with values_hidden():  # a governed run that stopped before classifying: nothing says
+        assert sample("r1", 5, None) == []  # which values to mask
+    assert sample("r1", MAX_REJECTS_READ + 1, {}) == []
+    assert not (tmp_path / "out.duckdb").exists()  # the destination was not even opened
+    assert sample("r1", 5, None) == []  # ungoverned: read, and this run quarantined nothing
+    assert (tmp_path / "out.duckdb").exists()
