@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,6 +114,10 @@ def test_a_failed_run_sends_fail_with_the_error_message(demo: Path) -> None:
 
     result = pipeline.run(on_unfinished="fresh")
     assert listener.flush(timeout=30)
+    for thread in threading.enumerate():  # the worker stops once the run's events are sent
+        if thread.name == "tidegate-lineage":
+            thread.join(timeout=10)
+            assert not thread.is_alive()
 
     assert not result.ok
     events = lines(out)

@@ -86,8 +86,10 @@ class OpenLineageListener:
         self._clock = clock
         self._runs: dict[str, RunFacts] = {}  # the worker's alone
         self._open: set[str] = set()  # runs started and not finished, seen by handle
+        self._hooked = False  # the exit hook is registered
+        self._lock = threading.Lock()
         self._last_running: dict[str, float] = {}
-        self._queue: queue.Queue[Event | _Abort | None] = queue.Queue()
+        self._queue: queue.Queue[Event | _Abort] = queue.Queue()
         self._worker: threading.Thread | None = None
         self.sent: dict[str, int] = {}
         self.failed: dict[str, int] = {}
@@ -95,9 +97,11 @@ class OpenLineageListener:
     def handle(self, event: Event) -> None:
         """Queue what lineage needs from ``event`` for the worker; O(1) on the run's thread."""
         if isinstance(event, RunStarted):
-            if not self._open:  # held only while a run is open: the exit hook sends its ABORT
-                atexit.register(self._at_exit)
-            self._open.add(event.run_id)
+            with self._lock:
+                self._open.add(event.run_id)
+                if not self._hooked:  # until its last event is sent, exiting waits for it
+                    atexit.register(self._at_exit)
+                    self._hooked = True
             self._last_running[event.run_id] = self._clock()
             self._submit(event)
         elif isinstance(event, BatchCommitted):
@@ -106,10 +110,9 @@ class OpenLineageListener:
         elif isinstance(event, QualityMeasured):
             self._submit(event)
         elif isinstance(event, RunFinished):
-            self._open.discard(event.run_id)
+            with self._lock:
+                self._open.discard(event.run_id)
             self._last_running.pop(event.run_id, None)
-            if not self._open:
-                atexit.unregister(self._at_exit)
             self._submit(event)
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -126,18 +129,17 @@ class OpenLineageListener:
 
     def abort(self, reason: str = "the run was interrupted before it finished") -> None:
         """Send ABORT for every run that started and did not finish (Ctrl-C, a signal)."""
-        self._open.clear()
+        with self._lock:
+            self._open.clear()
         self._submit(_Abort(reason))
         self.flush(timeout=_EXIT_SECONDS)
-        atexit.unregister(self._at_exit)
 
     def close(self) -> None:
-        """Abort what is unfinished, stop the worker and close every transport."""
+        """Abort what is unfinished, let the worker finish and close every transport."""
         self.abort()
-        if self._worker is not None:
-            self._queue.put(None)
-            self._worker.join(timeout=_EXIT_SECONDS)
-            self._worker = None
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout=_EXIT_SECONDS)
         for transport in (self._transports or {}).values():
             transport.close()
 
@@ -157,23 +159,29 @@ class OpenLineageListener:
         return True
 
     def _submit(self, item: Event | _Abort) -> None:
-        if self._worker is None:
-            self._worker = threading.Thread(target=self._work, name="tidegate-lineage", daemon=True)
-            self._worker.start()
-        self._queue.put(item)
+        with self._lock:  # the worker stops when idle: start one when none is running
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._work, name="tidegate-lineage", daemon=True
+                )
+                self._worker.start()
+            self._queue.put(item)
 
     def _work(self) -> None:
-        """Build and send events in order, off the run's thread."""
+        """Build and send events in order, off the run's thread; stop when no run is open
+        and nothing is queued (a listener per run leaves no thread behind)."""
         while True:
             item = self._queue.get()
             try:
-                if item is None:
-                    return
                 self._process(item)
             except Exception:  # a lineage bug must not kill the worker or the run
                 _log.exception("lineage_listener_failed", item=type(item).__name__)
             finally:
                 self._queue.task_done()
+            with self._lock:
+                if not self._open and not self._runs and self._queue.empty():
+                    self._worker = None
+                    return
 
     def _process(self, item: Event | _Abort) -> None:
         # openlineage-python and sqlglot load here, on the worker, never on the run's thread
@@ -194,6 +202,15 @@ class OpenLineageListener:
         elif isinstance(item, _Abort):
             for run_id in list(self._runs):
                 self._send(run_event(self._runs.pop(run_id), "ABORT", error=item.reason))
+        if isinstance(item, RunFinished | _Abort):
+            self._unhook()
+
+    def _unhook(self) -> None:
+        """Every started run's last event is sent: exiting need not wait for this listener."""
+        with self._lock:
+            if self._hooked and not self._open:
+                atexit.unregister(self._at_exit)
+                self._hooked = False
 
     def _started(self, event: RunStarted) -> None:
         from tidegate.lineage.columns import column_lineage  # noqa: PLC0415
