@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from tidegate import load_pipeline
 from tidegate.app.bootstrap import build
 from tidegate.events import BatchCommitted, RunFinished, RunStarted
@@ -23,8 +25,6 @@ from .openlineage_schemas import problems
 from .test_columns import DEMO
 
 if TYPE_CHECKING:
-    import pytest
-
     from tidegate.app.bootstrap import Pipeline
     from tidegate.spec import PipelineSpec
 
@@ -379,3 +379,16 @@ def test_the_schema_check_catches_broken_events(tmp_path: Path) -> None:
             _schemaURL="https://openlineage.io/spec/facets/9-9-9/SchemaDatasetFacet.json"
         )
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("marquez:5000", r"is not an http\(s\) URL with a host"),
+        ("ftp://host/x", r"is not an http\(s\) URL with a host"),
+        ("https://user:pw@host", "put credentials in api_key"),
+    ],
+)
+def test_http_transport_urls_are_checked_when_the_pipeline_loads(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        HttpTransportSpec(type="http", url=url)

@@ -1,9 +1,11 @@
 """Lineage: which datasets and columns a pipeline reads and writes, as OpenLineage events and
-Apache Atlas entities (for Microsoft Purview).
+as Apache Atlas entities (for Microsoft Purview).
 
-The column lineage is computed from the spec (``column_lineage``); the OpenLineage listener
-turns a run's events into START, RUNNING, COMPLETE, FAIL and ABORT events; ``render_lineage``
-draws the column graph for ``tidegate lineage show``; ``atlas_entities`` exports the lineage
-in the Atlas v2 shape Purview accepts. Heavy libraries (openlineage-python, sqlglot,
-pyapacheatlas) are imported on first use.
+- ``tidegate.lineage.columns.column_lineage(spec)``: the column lineage from the spec;
+- ``tidegate.lineage.listener.OpenLineageListener``: START, RUNNING, COMPLETE, FAIL and ABORT
+  events of every run, sent through file, HTTP or console transports;
+- ``tidegate.lineage.render``: the column graph for ``tidegate lineage show`` and as JSON;
+- ``tidegate.lineage.atlas.atlas_export``: Atlas v2 type definitions and entities.
+
+Nothing is imported here: openlineage-python and sqlglot load only when lineage is used.
 """

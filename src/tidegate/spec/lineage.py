@@ -11,8 +11,9 @@ Azure Function, DataHub...) or the console. With no transport listed the events 
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tidegate.spec.settings import Secret  # noqa: TC001 - needed at runtime by pydantic
 
@@ -60,6 +61,18 @@ class HttpTransportSpec(BaseModel):
         default=2, ge=0, le=10, description="Retries of a POST refused with a 5xx or cut off."
     )
     verify: bool = Field(default=True, description="Verify the server's TLS certificate.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(
+                f"{url!r} is not an http(s) URL with a host; write one like http://marquez:5000"
+            )
+        if parts.username or parts.password:
+            raise ValueError("put credentials in api_key (env:NAME or file:PATH), not in the URL")
+        return url
 
 
 class ConsoleTransportSpec(BaseModel):
