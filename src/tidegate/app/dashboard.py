@@ -22,6 +22,7 @@ from tidegate.app.bootstrap import QUALITY_STEP
 from tidegate.core.taxonomy import KIND_POLICIES
 from tidegate.errors import ConfigError, ErrorKind, TidegateError
 from tidegate.observability.performance import RunFigures, where_time_went
+from tidegate.spec.sla import SlaSpec
 from tidegate.web import create_app
 from tidegate.web.health import HEALTH_TTL
 from tidegate.web.models import (
@@ -46,12 +47,13 @@ from tidegate.web.models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from fastapi import FastAPI
 
     from tidegate.app.bootstrap import Pipeline
     from tidegate.state import PipelineSummary, RunDetail, RunRow, StateStore
+    from tidegate.web.models import Sla
 
 __all__ = ["StoreReader", "dashboard_app"]
 
@@ -111,6 +113,7 @@ class StoreReader:
         self._lock = threading.Lock()
         self._overview: tuple[float, Overview] | None = None
         self._refreshing = False
+        self._slas: dict[str, SlaSpec | None] = {}
 
     def ping(self) -> None:
         """Read one run: raises ``DependencyError`` when the store is unreachable."""
@@ -196,10 +199,28 @@ class StoreReader:
         windows = [now - timedelta(days=7), now - timedelta(days=30)]
         counts = self.store.window_counts(windows, pipeline=only)
         open_rules = self.store.open_alert_rules()
+        slas = self._slas_of(summary.last_spec_hash for summary in summaries)
         return [
-            _health(summary, durations.get(summary.pipeline, []), counts, open_rules)
+            _health(
+                summary,
+                durations.get(summary.pipeline, []),
+                counts,
+                open_rules,
+                sla_spec=slas.get(summary.last_spec_hash),
+                now=now,
+            )
             for summary in summaries
         ]
+
+    def _slas_of(self, spec_hashes: Iterable[str]) -> dict[str, SlaSpec | None]:
+        """The ``sla`` section of each spec hash's stored spec (None without one). A spec
+        never changes under its hash, so each is read once per process."""
+        wanted = set(spec_hashes)
+        missing = wanted - self._slas.keys()
+        if missing:
+            for spec_hash, section in self.store.spec_sections(missing, "sla").items():
+                self._slas[spec_hash] = _sla(section)
+        return {spec_hash: self._slas.get(spec_hash) for spec_hash in wanted}
 
 
 def _health(
@@ -207,18 +228,14 @@ def _health(
     durations: Sequence[float],
     counts: Mapping[str, list[tuple[int, int]]],
     open_rules: Mapping[str, list[str]],
+    *,
+    sla_spec: SlaSpec | None,
+    now: datetime,
 ) -> PipelineHealth:
     name = summary.pipeline
     (runs_7d, ok_7d), (runs_30d, ok_30d) = counts.get(name, [(0, 0), (0, 0)])
     rules = open_rules.get(name, [])
-    if summary.last_status == "failed":
-        sla: str | None = "failing"
-    elif _SLA_RULES.intersection(rules):
-        sla = "late"
-    elif summary.last_status == "succeeded":
-        sla = "ok"
-    else:
-        sla = None
+    sla, sla_detail = _sla_state(summary, rules, sla_spec, now)
     return PipelineHealth(
         pipeline=name,
         last_run_id=summary.last_run_id,
@@ -237,9 +254,51 @@ def _health(
         runs_7d=runs_7d,
         runs_30d=runs_30d,
         runs=summary.runs,
-        sla=sla,  # type: ignore[arg-type] # one of the Sla literals or None, set above
+        sla=sla,
+        sla_detail=sla_detail,
         open_alerts=rules,
     )
+
+
+def _sla_state(
+    summary: PipelineSummary, rules: Sequence[str], spec: SlaSpec | None, now: datetime
+) -> tuple[Sla | None, str | None]:
+    """``failing`` (the last run failed), ``late`` (an SLA alert is open, or the pipeline's
+    ``sla`` is broken now: no success within ``max_age``, or the last run longer than
+    ``max_duration``) or ``ok`` (the last run succeeded); with why, when not ok. The SLA is
+    the one of the last run's spec, so a pipeline that never alerted still shows late."""
+    if summary.last_status == "failed":
+        return "failing", f"the last run failed ({summary.last_error_kind or 'error'})"
+    max_age = spec.max_age_delta if spec is not None else None
+    if spec is not None and max_age is not None:
+        success = summary.last_success_at
+        if success is None or now - success > max_age:
+            since = "no success recorded" if success is None else "no success"
+            return "late", f"{since} within sla.max_age {spec.max_age_text}"
+    max_duration = spec.max_duration_delta if spec is not None else None
+    if spec is not None and max_duration is not None:
+        took = summary.last_seconds
+        if summary.last_status == "running":
+            took = (now - summary.last_started_at).total_seconds()
+        if took is not None and took > max_duration.total_seconds():
+            return "late", f"the last run took {took:,.2f} s, over sla.max_duration"
+    open_sla = sorted(_SLA_RULES.intersection(rules))
+    if open_sla:
+        return "late", f"open alert: {', '.join(open_sla)}"
+    if summary.last_status == "succeeded":
+        return "ok", None
+    return None, None
+
+
+def _sla(section: Any) -> SlaSpec | None:
+    """A stored ``sla`` section as the model, or None when absent or unreadable (a spec
+    stored by another version): the SLA state then rests on the alerts alone."""
+    if not isinstance(section, dict):
+        return None
+    try:
+        return SlaSpec.model_validate(section)
+    except ValueError:
+        return None
 
 
 def _p95(values: Sequence[float]) -> float | None:

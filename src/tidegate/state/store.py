@@ -40,7 +40,7 @@ from tidegate.state.tables import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 __all__ = [
     "REGRESSION_METRICS",
@@ -143,6 +143,7 @@ class PipelineSummary:
     last_success_at: datetime | None
     last_run_id: str
     last_error_kind: str | None
+    last_spec_hash: str
     runs: dict[str, int]
 
 
@@ -309,6 +310,18 @@ class StateStore:
             return None
         return {**row, "first_seen": _utc(row["first_seen"])}
 
+    def spec_sections(self, spec_hashes: Iterable[str], section: str) -> dict[str, Any]:
+        """Per stored spec hash of ``spec_hashes``, the top-level ``section`` of its spec (None
+        when the spec has none); hashes without a stored spec are left out. One query, so the
+        dashboard reads a thousand pipelines' SLAs at once."""
+        wanted = sorted(set(spec_hashes))
+        if not wanted:
+            return {}
+        query = sa.select(SPECS.c.spec_hash, SPECS.c.spec).where(SPECS.c.spec_hash.in_(wanted))
+        with self._connection("reading specs") as connection:
+            rows = connection.execute(query).all()
+        return {spec_hash: (spec or {}).get(section) for spec_hash, spec in rows}
+
     def pipelines(self, *, pipeline: str | None = None) -> list[PipelineSummary]:
         """Per pipeline (or of ``pipeline`` alone): its latest run, when it last succeeded,
         and its runs by status."""
@@ -349,6 +362,7 @@ class StateStore:
                 last_success_at=_utc(succeeded[name]) if succeeded.get(name) else None,
                 last_run_id=row["run_id"],
                 last_error_kind=row["error_kind"],
+                last_spec_hash=row["spec_hash"],
                 runs=by_status.get(name, {}),
             )
             for name, row in sorted(last.items())

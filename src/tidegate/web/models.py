@@ -62,7 +62,12 @@ class PipelineHealth(BaseModel):
     runs_7d: int = 0
     runs_30d: int = 0
     runs: dict[str, int] = Field(default_factory=dict, description="All runs, by status.")
-    sla: Sla | None = Field(None, description="failing, late (an SLA alert is open) or ok.")
+    sla: Sla | None = Field(
+        None,
+        description="failing (the last run failed), late (no success within sla.max_age, the "
+        "last run over sla.max_duration, or an SLA alert open) or ok.",
+    )
+    sla_detail: str | None = Field(None, description="Why the SLA state is not ok.")
     open_alerts: list[str] = Field(default_factory=list, description="Rules of open alerts.")
 
     @computed_field  # type: ignore[prop-decorator] # pydantic's documented idiom
