@@ -392,3 +392,30 @@ def test_the_schema_check_catches_broken_events(tmp_path: Path) -> None:
 def test_http_transport_urls_are_checked_when_the_pipeline_loads(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         HttpTransportSpec(type="http", url=url)
+
+
+def test_prepare_does_starts_work_before_the_run_and_serves_one_run(tmp_path: Path) -> None:
+    pipeline = build(spec_of(tmp_path))
+    probes: list[str] = []
+
+    def probe() -> Any:
+        probes.append("source")
+        return pipeline.schema_at()
+
+    buffer = _Lines()
+    listener = OpenLineageListener(
+        pipeline.spec, LineageSpec(), source_schema=probe, transports={"m": StreamTransport(buffer)}
+    )
+    pipeline.listeners.append(listener)
+
+    lineage, source, _ = listener.prepare()
+    assert [c.column for c in lineage.columns] == ["a", "b"]
+    assert source == [("a", "int64"), ("b", "int64")]
+    assert pipeline.run().ok
+    assert listener.flush(timeout=30)
+    assert probes == ["source"]  # the run's START used what prepare computed
+    assert pipeline.run().ok
+    listener.close()
+
+    assert probes == ["source", "source"]  # the next run probed afresh
+    assert [e["eventType"] for e in buffer.events()] == ["START", "COMPLETE"] * 2
