@@ -233,7 +233,8 @@ def test_the_timeline_tells_the_run_with_offsets_kinds_and_next_action(store: St
     policy = KIND_POLICIES[ErrorKind.DEPENDENCY]
     assert error["error_kind"] == "dependency"
     assert error["text"] == "dependency error: api.example.com refused"
-    assert error["detail"]["next_action"] == policy.escalation
+    assert error["detail"]["next_action"] == policy.next_step(run_id=run_id)
+    assert error["detail"]["escalation"] == policy.escalation
     assert error["detail"]["retried"] == policy.retried
     assert texts[8].startswith("run failed: 10 rows read, 0 written")
 

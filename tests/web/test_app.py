@@ -423,7 +423,7 @@ def test_a_failed_run_says_its_next_action(client: TestClient, history: dict[str
     from tidegate.errors import ErrorKind  # noqa: PLC0415
 
     body = client.get(f"/runs/{history['broken']}").text
-    action = html.escape(KIND_POLICIES[ErrorKind.DATA].escalation)
+    action = html.escape(KIND_POLICIES[ErrorKind.DATA].next_step(run_id=history["broken"]))
     assert f"<strong>Next action</strong> (data errors): {action}" in body
     timeline = body[body.index("<h2>Timeline</h2>") : body.index("<h2>Steps</h2>")]
     error = re.search(r'<tr class="entry-error problem">(.*?)</tr>', timeline, re.DOTALL)

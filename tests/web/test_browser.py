@@ -157,7 +157,7 @@ def test_run_pages_in_the_browser_and_the_payload_stays_text(
     assert "data" in text
     assert "fault injected at mid_batch" in text
     error = failed.locator("table.timeline tr.entry-error")
-    assert "Next action: rows are quarantined where the pipeline allows" in error.inner_text()
+    assert "Next action: `tidegate quarantine show <pipeline>` shows" in error.inner_text()
     assert error.evaluate("row => getComputedStyle(row).backgroundColor") != "rgba(0, 0, 0, 0)"
     assert errors == []
     failed.close()

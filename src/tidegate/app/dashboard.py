@@ -344,7 +344,9 @@ def _run_view(detail: RunDetail) -> RunView:
         ),
         regressions=[RegressionView(**row) for row in detail.regressions],
         columns=[ColumnView(**row) for row in detail.columns],
-        next_action=_next_action(run.get("error_kind")) if run["status"] == "failed" else None,
+        next_action=_next_action(run.get("error_kind"), run["run_id"])
+        if run["status"] == "failed"
+        else None,
         timeline=[_timeline_entry(entry) for entry in detail.timeline],
         rejects=[
             RejectedRowView(**{k: v for k, v in reject.items() if k != "seq"})
@@ -353,10 +355,11 @@ def _run_view(detail: RunDetail) -> RunView:
     )
 
 
-def _next_action(kind: str | None) -> str | None:
-    """What a failure of ``kind`` asks for, from the error taxonomy (``tidegate errors``)."""
+def _next_action(kind: str | None, run_id: str) -> str | None:
+    """What a failure of ``kind`` asks for, from the error taxonomy (``tidegate errors``): the
+    same words its alert says."""
     try:
-        return KIND_POLICIES[ErrorKind(kind or "internal")].escalation
+        return KIND_POLICIES[ErrorKind(kind or "internal")].next_step(run_id=run_id)
     except ValueError:
         return None
 

@@ -24,7 +24,9 @@ def errors_command(json_out: bool) -> None:
     if json_out:
         sys.stdout.write(json.dumps({"kinds": matrix(), "rule_count": len(RULES)}) + "\n")
         return
-    summary = Table("kind", "retried", "severity", "escalation", "examples", show_lines=True)
+    summary = Table(
+        "kind", "retried", "severity", "escalation", "next action", "examples", show_lines=True
+    )
     for kind, policy in KIND_POLICIES.items():
         examples = [rule.example for rule in RULES if rule.kind is kind][:3]
         summary.add_row(
@@ -32,6 +34,7 @@ def errors_command(json_out: bool) -> None:
             escape(policy.retried),
             str(policy.severity),
             escape(policy.escalation),
+            escape(policy.next_step()),
             escape("\n".join(examples)),
         )
     out.print(summary)

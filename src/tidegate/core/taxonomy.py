@@ -76,6 +76,15 @@ class KindPolicy:
     meaning: str
     retried: str
     escalation: str
+    next_action: str
+    """What an operator does about a failed run of this kind: a template whose ``{systems}``
+    and ``{run_id}`` ``next_step`` fills in, so an alert and the dashboard say the same."""
+
+    def next_step(
+        self, *, systems: str = "the source and destination", run_id: str = "<run id>"
+    ) -> str:
+        """``next_action`` for a run: the systems it calls and its id filled in."""
+        return self.next_action.format(systems=systems, run_id=run_id)
 
     @property
     def severity(self) -> Severity:
@@ -92,6 +101,8 @@ KIND_POLICIES: dict[ErrorKind, KindPolicy] = {
             retried="yes, with backoff",
             escalation="none while retries succeed (a warning in the log); when retries run "
             "out the run fails and the pipeline owner is alerted within the hour",
+            next_action="nothing broken: retries ran out on a passing problem; run again, or "
+            "`tidegate run <pipeline> --resume` to continue after the last checkpoint",
         ),
         KindPolicy(
             kind=ErrorKind.DEPENDENCY,
@@ -99,6 +110,8 @@ KIND_POLICIES: dict[ErrorKind, KindPolicy] = {
             retried="yes, while the circuit breaker is closed; the breaker decides",
             escalation="the dependency's on-call is paged within 5 minutes when the breaker "
             "opens or retries run out; the run resumes from its last checkpoint",
+            next_action="check {systems}; `tidegate breaker list` shows the APIs runs stopped "
+            "calling; then `tidegate run <pipeline> --resume`",
         ),
         KindPolicy(
             kind=ErrorKind.DATA,
@@ -106,6 +119,8 @@ KIND_POLICIES: dict[ErrorKind, KindPolicy] = {
             retried="no",
             escalation="rows are quarantined where the pipeline allows, else the run fails; "
             "the data owner is notified by the next business day",
+            next_action="`tidegate quarantine show <pipeline>` shows the refused rows; fix the "
+            "input or the rule, then run again",
         ),
         KindPolicy(
             kind=ErrorKind.CONFIG,
@@ -113,6 +128,8 @@ KIND_POLICIES: dict[ErrorKind, KindPolicy] = {
             retried="no",
             escalation="the run is refused or stops; the pipeline owner sees it immediately "
             "(the command's output and exit code 2 for tidegate run)",
+            next_action="`tidegate validate <pipeline>` and fix the pipeline or its settings; "
+            "running again will not help",
         ),
         KindPolicy(
             kind=ErrorKind.SECURITY,
@@ -120,6 +137,8 @@ KIND_POLICIES: dict[ErrorKind, KindPolicy] = {
             retried="no",
             escalation="the run stops; the security contact is paged immediately and the "
             "pipeline owner informed",
+            next_action="do not run again: tell the security contact; `tidegate classify "
+            "<pipeline>` shows what the governance policy refused",
         ),
         KindPolicy(
             kind=ErrorKind.INTERNAL,
@@ -127,6 +146,7 @@ KIND_POLICIES: dict[ErrorKind, KindPolicy] = {
             retried="no",
             escalation="the run fails; the maintainers get a bug report (run id and traceback) "
             "by the next business day",
+            next_action="a bug: report it with the run id and `tidegate show {run_id}`",
         ),
     )
 }
@@ -496,12 +516,14 @@ class MatrixRow(TypedDict):
     retried: str
     severity: str
     escalation: str
+    next_action: str
     rules: list[MatrixRule]
 
 
 def matrix() -> list[MatrixRow]:
     """The classification matrix: per kind its meaning, whether it is retried, its severity,
-    the escalation policy and the rules (in precedence order) that map exceptions to it."""
+    the escalation policy, the next action and the rules (in precedence order) that map
+    exceptions to it."""
     return [
         {
             "kind": str(kind),
@@ -509,6 +531,7 @@ def matrix() -> list[MatrixRow]:
             "retried": policy.retried,
             "severity": str(policy.severity),
             "escalation": policy.escalation,
+            "next_action": policy.next_step(),
             "rules": [
                 {
                     "rule": rule.name,
@@ -540,12 +563,12 @@ def render_markdown() -> str:
         "exception is classified by the first matching rule below. `tidegate errors` prints the",
         "same matrix (`--json` for machines).",
         "",
-        "| kind | meaning | retried | severity | escalation |",
-        "| --- | --- | --- | --- | --- |",
+        "| kind | meaning | retried | severity | escalation | next action (alerts, dashboard) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
         f"| {p.kind} | {_cell(p.meaning)} | {_cell(p.retried)} | {p.severity} | "
-        f"{_cell(p.escalation)} |"
+        f"{_cell(p.escalation)} | {_cell(p.next_step())} |"
         for p in KIND_POLICIES.values()
     ]
     lines += [

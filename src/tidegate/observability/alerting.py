@@ -166,20 +166,6 @@ def kind_severity(kind: ErrorKind) -> AlertSeverity:
     return "critical" if paged else "warning"
 
 
-_NEXT_ACTION: dict[ErrorKind, str] = {
-    ErrorKind.TRANSIENT: "nothing broken: retries ran out on a passing problem; run again, or "
-    "`tidegate run <pipeline> --resume` to continue after the last checkpoint",
-    ErrorKind.DEPENDENCY: "check {systems}; `tidegate breaker list` shows the APIs runs stopped "
-    "calling; then `tidegate run <pipeline> --resume`",
-    ErrorKind.DATA: "`tidegate quarantine show <pipeline>` shows the refused rows; fix the "
-    "input or the rule, then run again",
-    ErrorKind.CONFIG: "`tidegate validate <pipeline>` and fix the pipeline or its settings; "
-    "running again will not help",
-    ErrorKind.SECURITY: "do not run again: tell the security contact; `tidegate classify "
-    "<pipeline>` shows what the governance policy refused",
-    ErrorKind.INTERNAL: "a bug: report it with the run id and `tidegate show {run_id}`",
-}
-
 _RULE_SEVERITY: dict[RuleEvent, AlertSeverity] = {
     "quality_breach": "warning",
     "score_drop": "warning",
@@ -272,7 +258,7 @@ class AlertEngine:
             return
         step = self._failing_step()
         message = event.error or "the run failed"
-        next_action = _NEXT_ACTION[kind].format(systems=self._systems(), run_id=event.run_id)
+        next_action = KIND_POLICIES[kind].next_step(systems=self._systems(), run_id=event.run_id)
         self._fire(
             rule,
             self._alert(

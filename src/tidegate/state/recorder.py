@@ -508,7 +508,8 @@ class _Timeline:
                     kind,
                     meaning=policy.meaning if policy else None,
                     retried=policy.retried if policy else None,
-                    next_action=policy.escalation if policy else None,
+                    next_action=policy.next_step(run_id=event.run_id) if policy else None,
+                    escalation=policy.escalation if policy else None,
                 )
             )
         if self.dropped:
