@@ -30,6 +30,9 @@ def test_show_prints_each_column_with_its_inputs_and_transformation(demo: Path) 
     assert "<- countries.csv.name  renamed" in lines[at + 1]
     assert any("age_at_signup  masked:generalize" in line for line in lines)
     assert any("<- source.ip_address  renamed" in line for line in lines)
+    at = next(i for i, line in enumerate(lines) if "rows chosen by (indirect)" in line)
+    assert "countries.csv.code  JOIN  in shape" in lines[at + 1]
+    assert "source.country  JOIN  in shape" in lines[at + 2]
 
 
 def test_show_json_and_export_atlas_to_a_file(demo: Path, tmp_path: Path) -> None:

@@ -77,6 +77,14 @@ def test_the_demo_pipelines_column_lineage_matches_the_expected_mapping_column_b
         assert lineage.column(column).transformation == overall, column
     assert lineage.column("full_name").steps == ("clean", "enrich", "protect", "shape")
     assert lineage.gaps == ()
+    source = lineage.inputs[0]
+    assert {
+        (S if i.dataset == source else Path(i.dataset.name).stem, i.column): (i.subtypes, i.steps)
+        for i in lineage.indirect
+    } == {
+        (S, "country"): (("JOIN",), ("shape",)),  # the join key decides which rows match
+        (C, "code"): (("JOIN",), ("shape",)),
+    }
     folder = demo.parent.resolve()
     assert [(d.namespace, d.name) for d in lineage.inputs] == [
         ("file", str(folder / "data" / "customers.csv")),
@@ -151,9 +159,9 @@ def test_sql_with_ctes_aggregates_and_constants(tmp_path: Path) -> None:
             tmp_path,
             "  - type: sql\n"
             "    query: >-\n"
-            "      WITH t AS (SELECT a, b * 2 AS b2 FROM input)\n"
+            "      WITH t AS (SELECT a, b * 2 AS b2, c FROM input WHERE c > 0)\n"
             '      SELECT a AS "Key", sum(b2) AS total, 1 AS one, TRY_CAST(a AS INT) AS ai\n'
-            "      FROM t GROUP BY a\n",
+            "      FROM t GROUP BY a HAVING sum(b2) > 1\n",
         )
     )
 
@@ -164,6 +172,11 @@ def test_sql_with_ctes_aggregates_and_constants(tmp_path: Path) -> None:
         "total": ({(S, "b"): "derived"}, "derived"),
         "one": ({}, "derived"),
         "ai": ({(S, "a"): "cast"}, "cast"),
+    }
+    assert {(i.column, i.subtypes) for i in lineage.indirect} == {
+        ("c", ("FILTER",)),
+        ("a", ("GROUP_BY",)),
+        ("b", ("FILTER",)),  # HAVING sum(b2): b2 is b * 2 in the CTE
     }
 
 

@@ -90,6 +90,12 @@ def test_a_demo_run_writes_schema_valid_start_and_complete_events_with_column_li
         }
         assert got == expected, column
         assert fields[column]["transformationDescription"] == overall
+    joined = output["facets"]["columnLineage"]["dataset"]
+    assert sorted((Path(i["name"]).name, i["field"], i["transformations"][0]["type"],
+                   i["transformations"][0]["subtype"]) for i in joined) == [
+        ("countries.csv", "code", "INDIRECT", "JOIN"),
+        ("customers.csv", "country", "INDIRECT", "JOIN"),
+    ]  # fmt: skip
     masked = fields["email"]["inputFields"][0]["transformations"][0]
     assert masked == {
         "type": "DIRECT",

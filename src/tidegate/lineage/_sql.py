@@ -11,12 +11,19 @@ when its name changes), a cast of one is a cast, anything else is derived.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["INPUT", "Projection", "expression_inputs", "query_tables", "select_lineage"]
+__all__ = [
+    "INPUT",
+    "Projection",
+    "expression_inputs",
+    "indirect_columns",
+    "query_tables",
+    "select_lineage",
+]
 
 DIALECT = "duckdb"
 INPUT = "input"
@@ -108,6 +115,69 @@ def select_lineage(
             shown = sources[0][1] if sources[0][1].lower() == name.lower() else name
         found.append(Projection(shown or name, tuple(sources), _how(select.unalias())))
     return tuple(found)
+
+
+_CLAUSES = (("joins", "JOIN"), ("where", "FILTER"), ("having", "FILTER"), ("group", "GROUP_BY"))
+_CLAUSES_SORT = (("order", "SORT"),)
+
+
+def indirect_columns(
+    query: str, tables: Mapping[str, Sequence[str]]
+) -> tuple[tuple[str, str, str], ...]:
+    """The columns that decide which rows a query returns, not what they hold: those in JOIN
+    conditions, WHERE and HAVING (FILTER), GROUP BY and ORDER BY (SORT), as ``(table, column,
+    subtype)`` with the base table each comes from (through CTEs and subqueries)."""
+    from sqlglot import exp, parse_one  # noqa: PLC0415
+    from sqlglot.errors import SqlglotError  # noqa: PLC0415
+    from sqlglot.optimizer.qualify import qualify  # noqa: PLC0415
+    from sqlglot.optimizer.scope import traverse_scope  # noqa: PLC0415
+
+    names = _case_map(tables)
+    try:
+        qualified = qualify(
+            parse_one(query, dialect=DIALECT),
+            schema=_schema(tables),
+            dialect=DIALECT,
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+        )
+        scopes = traverse_scope(qualified)
+    except SqlglotError:
+        return ()
+    found: list[tuple[str, str, str]] = []
+    for scope in scopes:
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            continue
+        for clause, subtype in (*_CLAUSES, *_CLAUSES_SORT):
+            parts = select.args.get(clause)
+            for part in parts if isinstance(parts, list) else [parts] if parts else []:
+                for column in part.find_all(exp.Column):
+                    for table, name in _base_columns(scope, column.table, column.name):
+                        item = (table, names.get(table, {}).get(name.lower(), name), subtype)
+                        if item not in found:
+                            found.append(item)
+    return tuple(found)
+
+
+def _base_columns(scope: Any, alias: str, column: str, depth: int = 0) -> list[tuple[str, str]]:
+    """The base table columns a column of ``scope`` reads, following CTEs and subqueries."""
+    from sqlglot import exp  # noqa: PLC0415
+    from sqlglot.optimizer.scope import Scope  # noqa: PLC0415
+
+    source = scope.sources.get(alias)
+    if isinstance(source, exp.Table):
+        return [(source.name, column)]
+    if not isinstance(source, Scope) or depth > 20 or not isinstance(source.expression, exp.Select):
+        return []
+    for select in source.expression.selects:
+        if select.alias_or_name.lower() == column.lower():
+            return [
+                found
+                for inner in select.find_all(exp.Column)
+                for found in _base_columns(source, inner.table, inner.name, depth + 1)
+            ]
+    return []
 
 
 def _written_names(parsed: object) -> list[str | None] | None:

@@ -38,6 +38,7 @@ __all__ = [
     "TRANSFORMATIONS",
     "ColumnInput",
     "ColumnLineage",
+    "IndirectInput",
     "PipelineLineage",
     "column_lineage",
     "stronger",
@@ -84,6 +85,18 @@ class ColumnLineage:
 
 
 @dataclass(frozen=True)
+class IndirectInput:
+    """An input column that decides which rows are loaded, not what a column holds: a join
+    key, a filter, a grouping or a sort (OpenLineage's INDIRECT lineage), as ``subtypes``
+    (JOIN, FILTER, GROUP_BY, SORT) with the steps that use it that way."""
+
+    dataset: Dataset
+    column: str
+    subtypes: tuple[str, ...]
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PipelineLineage:
     """The column lineage of a whole pipeline, from its inputs to its output.
 
@@ -98,6 +111,7 @@ class PipelineLineage:
     columns: tuple[ColumnLineage, ...]
     input_columns: Mapping[Dataset, tuple[str, ...]] = field(default_factory=dict)
     gaps: tuple[str, ...] = ()
+    indirect: tuple[IndirectInput, ...] = ()
 
     def column(self, name: str) -> ColumnLineage:
         """The lineage of output column ``name``; KeyError when the pipeline has none."""
@@ -142,6 +156,15 @@ class _Walk:
         }
         self.gaps: list[str] = []
         self.tables: dict[Dataset, tuple[str, ...]] = {}
+        self.indirect: dict[tuple[Dataset, str], tuple[list[str], list[str]]] = {}
+
+    def use(self, key: tuple[Dataset, str], subtype: str, step: str) -> None:
+        """Note that ``step`` uses input column ``key`` to pick rows (``subtype``)."""
+        subtypes, steps = self.indirect.setdefault(key, ([], []))
+        if subtype not in subtypes:
+            subtypes.append(subtype)
+        if step not in steps:
+            steps.append(step)
 
     def get(self, name: str) -> _Column:
         found = self._lookup(name)
@@ -203,6 +226,12 @@ def column_lineage(
         ),
         input_columns=input_columns,
         gaps=tuple(walk.gaps),
+        indirect=tuple(
+            IndirectInput(
+                dataset=dataset, column=column, subtypes=tuple(subtypes), steps=tuple(steps)
+            )
+            for (dataset, column), (subtypes, steps) in walk.indirect.items()
+        ),
     )
 
 
@@ -296,23 +325,17 @@ def _opaque(walk: _Walk, step: StepSpec, spec: PipelineSpec, tables: dict[str, A
 
 
 def _sql(walk: _Walk, step: StepSpec, spec: PipelineSpec, tables: dict[str, Any]) -> None:
-    from tidegate.lineage._sql import INPUT, select_lineage  # noqa: PLC0415 - sqlglot on use
+    from tidegate.lineage._sql import (  # noqa: PLC0415 - sqlglot on first use
+        INPUT,
+        indirect_columns,
+        select_lineage,
+    )
 
-    references: dict[str, str] = _setting(step, "tables") or {}
-    datasets = {
-        name: file_dataset(path, spec.base_dir, "table") for name, path in references.items()
-    }
-    schemas: dict[str, Sequence[str]] = {}
+    datasets, schemas = _sql_tables(walk, step, spec, tables)
     if walk.columns and not walk.open:
         schemas[INPUT] = list(walk.columns)
-    for name, path in references.items():
-        columns = tables.get(name) or _file_columns(spec.base_dir, path)
-        if columns is not None:
-            schemas[name] = columns
-            walk.tables[datasets[name]] = tuple(columns)
-        else:
-            walk.tables.setdefault(datasets[name], ())
-    projections = select_lineage(str(_setting(step, "query")), schemas)
+    query = str(_setting(step, "query"))
+    projections = select_lineage(query, schemas)
     if projections is None:
         _opaque(walk, step, spec, tables)
         walk.gaps[-1] = (
@@ -320,21 +343,48 @@ def _sql(walk: _Walk, step: StepSpec, spec: PipelineSpec, tables: dict[str, Any]
             "(it does not parse, or selects * from columns unknown before the run)"
         )
         return
+
+    def origin(table: str, column: str) -> _Column | None:
+        if table.lower() == INPUT:
+            return walk.get(column)
+        if table in datasets:
+            return _Column({(datasets[table], column): "identity"}, [])
+        return None
+
+    for table, column, subtype in indirect_columns(query, schemas):
+        for key in getattr(origin(table, column), "inputs", {}):
+            walk.use(key, subtype, step.name)
     outputs: dict[str, _Column] = {}
     for projection in projections:
-        parts = []
-        for table, column in projection.sources:
-            if table.lower() == INPUT:
-                parts.append(walk.get(column))
-            elif table in datasets:
-                parts.append(_Column({(datasets[table], column): "identity"}, []))
-        if projection.how == "carried" and projection.sources:
-            kind = "identity" if projection.sources[0][1] == projection.name else "renamed"
-        else:
-            kind = projection.how
+        parts = [
+            found
+            for table, column in projection.sources
+            if (found := origin(table, column)) is not None
+        ]
+        kind = projection.how
+        if kind == "carried":
+            same = bool(projection.sources) and projection.sources[0][1] == projection.name
+            kind = "identity" if same else "renamed"
         outputs[projection.name] = _merge(parts, step.name, kind)
     walk.columns = outputs
     walk.open = False
+
+
+def _sql_tables(
+    walk: _Walk, step: StepSpec, spec: PipelineSpec, tables: dict[str, Any]
+) -> tuple[dict[str, Dataset], dict[str, Sequence[str]]]:
+    """A ``sql`` step's reference tables as datasets, and the columns of those known."""
+    references: dict[str, str] = _setting(step, "tables") or {}
+    datasets = {
+        name: file_dataset(path, spec.base_dir, "table") for name, path in references.items()
+    }
+    schemas: dict[str, Sequence[str]] = {}
+    for name, path in references.items():
+        columns = tables.get(name) or _file_columns(spec.base_dir, path)
+        walk.tables.setdefault(datasets[name], tuple(columns or ()))
+        if columns is not None:
+            schemas[name] = columns
+    return datasets, schemas
 
 
 def _file_columns(base_dir: Path, path: str) -> tuple[str, ...] | None:

@@ -147,6 +147,18 @@ def _column_lineage_facet(lineage: PipelineLineage) -> Any:
             )
             for column in lineage.columns
         },
+        dataset=[
+            InputField(
+                namespace=item.dataset.namespace,
+                name=item.dataset.name,
+                field=item.column,
+                transformations=[
+                    Transformation(type="INDIRECT", subtype=subtype, description=subtype.lower())
+                    for subtype in item.subtypes
+                ],
+            )
+            for item in lineage.indirect
+        ],
         producer=PRODUCER,
     )
 

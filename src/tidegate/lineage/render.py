@@ -60,13 +60,21 @@ def render_lineage(lineage: PipelineLineage) -> Tree:
             )
         if column.steps:
             node.add(f"[dim]steps: {escape(' -> '.join(column.steps))}[/]")
+    if lineage.indirect:
+        rows = tree.add("[dim]rows chosen by (indirect)[/]")
+        for use in lineage.indirect:
+            rows.add(
+                f"{escape(_short(use.dataset, lineage))}.{escape(use.column)}  "
+                f"{escape(', '.join(use.subtypes))}  [dim]in {escape(', '.join(use.steps))}[/]"
+            )
     for gap in lineage.gaps:
         tree.add(f"[red]incomplete:[/] {escape(gap)}")
     return tree
 
 
 def lineage_json(lineage: PipelineLineage) -> dict[str, Any]:
-    """The column graph as plain data: inputs, output, columns with their edges, gaps."""
+    """The column graph as plain data: inputs, output, columns with their edges, the
+    columns that choose rows (indirect), gaps."""
 
     def dataset(item: Dataset) -> dict[str, str]:
         return {"namespace": item.namespace, "name": item.name, "kind": item.kind}
@@ -91,6 +99,16 @@ def lineage_json(lineage: PipelineLineage) -> dict[str, Any]:
                 ],
             }
             for column in lineage.columns
+        ],
+        "indirect": [
+            {
+                "namespace": item.dataset.namespace,
+                "name": item.dataset.name,
+                "column": item.column,
+                "subtypes": list(item.subtypes),
+                "steps": list(item.steps),
+            }
+            for item in lineage.indirect
         ],
         "gaps": list(lineage.gaps),
     }
