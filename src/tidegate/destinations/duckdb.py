@@ -290,16 +290,25 @@ class DuckdbDestination(DuckdbQuarantine, DuckdbRowsRead):
         return self._latest_checkpoint()
 
     def start(self, *, resume: bool) -> None:
-        """Begin the first transaction; a resumed replace keeps the interrupted run's staging."""
+        """Begin the first transaction; a resumed replace keeps the interrupted run's staging.
+
+        What the tables look like is read from the file again, never carried over: after a
+        retried failure the rollback has undone the staging table, the table or the columns
+        an earlier attempt created in its uncommitted transaction.
+        """
         s = self.settings
         self._quarantine_schema = None
+        self._checked = None
         self._execute("BEGIN TRANSACTION", action="beginning the transaction")
         self._columns = self._load_columns(s.table)
         self._table_exists = bool(self._columns)
+        self._staged_columns = {}
+        self._staging_created = False
         if s.mode == "replace":
             self._staging_name = f"_tidegate_staging_{s.table}"
             staging = quote_qualified(s.db_schema, self._staging_name)
-            self._staged_columns = self._load_columns(self._staging_name) if resume else {}
+            if resume:
+                self._staged_columns = self._load_columns(self._staging_name)
             if self._staged_columns:
                 self._staging_created = True
             else:
