@@ -329,6 +329,7 @@ class RelationalDestination(RelationalHealthChecks, RelationalQuarantine, Relati
     def open(self, ctx: RunContext) -> Checkpoint | None:
         """Connect, lock the target, create the checkpoint table; the latest checkpoint or None."""
         self._ctx = ctx
+        self._rows = 0  # a retried run opens again: count only what this attempt writes
         self._connect(ctx)
         self._acquire_lock(ctx)
         self._ensure_checkpoint_table()

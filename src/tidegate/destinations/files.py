@@ -136,6 +136,7 @@ class FilesDestination:
         """
         target = ctx.resolve(self.settings.path)
         self._target = target
+        self._rows = 0  # a retried run opens again: count only what this attempt writes
         if target.is_dir():
             raise ConfigError(
                 "the output path is a folder",
