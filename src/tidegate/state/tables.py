@@ -31,6 +31,7 @@ from sqlalchemy import (
 __all__ = [
     "ALERTS",
     "ALERT_DELIVERIES",
+    "AUDIT",
     "BREAKERS",
     "CLASSIFICATIONS",
     "HEAD",
@@ -41,6 +42,7 @@ __all__ = [
     "RUNS",
     "RUN_EVENTS",
     "SPECS",
+    "SPEC_VERSIONS",
     "STEPS",
     "VERSION_TABLE",
 ]
@@ -50,7 +52,7 @@ METADATA = MetaData()
 VERSION_TABLE = "tidegate_state_version"
 """Alembic's version table, named so it cannot clash with a user's own Alembic history."""
 
-HEAD = "0004"
+HEAD = "0005"
 """The newest migration's revision: a store at it needs no migration (a test keeps it true)."""
 
 RUNS = Table(
@@ -76,6 +78,7 @@ RUNS = Table(
     Column("user_name", String(255), nullable=False),
     Column("version", String(40), nullable=False),
     Column("figures", JSON),
+    Column("source_schema", JSON),
     Index("ix_tidegate_runs_pipeline_started", "pipeline", "started_at"),
 )
 
@@ -144,6 +147,43 @@ SPECS = Table(
 Written by the first run of a hash (later runs find it there), so two hashes of a pipeline
 are the two versions a change log compares.
 """
+
+SPEC_VERSIONS = Table(
+    "tidegate_spec_versions",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pipeline", String(200), nullable=False),
+    Column("spec_hash", String(64), nullable=False),
+    Column("previous_hash", String(64)),
+    Column("run_id", String(36), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("diff", JSON),
+    Column("git_commit", String(40)),
+    Column("git_author", String(255)),
+    Column("git_dirty", Boolean),
+    Column("spec_file", String(1000)),
+    Index("ix_tidegate_spec_versions_pipeline", "pipeline", "changed_at"),
+)
+"""The change log: a row each time a pipeline runs with a spec (hash) other than its previous
+run's, with the structured diff between the two stored specs (secrets redacted) and, when the
+spec file is in a git repository, the commit and author that last changed it.
+"""
+
+AUDIT = Table(
+    "tidegate_audit",
+    METADATA,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("run_id", String(36)),
+    Column("pipeline", String(200)),
+    Column("hash", String(64), nullable=False),
+    Column("record", Text, nullable=False),
+    Index("ix_tidegate_audit_run", "run_id"),
+)
+"""The audit trail: hash-chained records (``tidegate.governance.audit``), appended with the
+next ``seq`` and never updated. ``record`` is the canonical serialization the hash covers;
+the other columns repeat what queries filter on."""
 
 RUN_EVENTS = Table(
     "tidegate_run_events",
