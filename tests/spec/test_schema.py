@@ -62,6 +62,7 @@ def test_schema_top_level_describes_the_file_not_the_loader(registry: Registry) 
         "observability",
         "resilience",
         "faults",
+        "lineage",
         "sla",
     }
     assert schema["required"] == ["name", "source", "destination"]

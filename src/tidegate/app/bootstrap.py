@@ -195,6 +195,27 @@ class Pipeline:
             base_dir=self.spec.base_dir,
         )
 
+    def lineage(self) -> list[Listener]:
+        """The OpenLineage listener of the spec's ``lineage:`` section, or none.
+
+        Its schema probes run on its worker thread, beside the run, so they use plugin objects
+        of their own, never the run's.
+        """
+        spec, profile, settings = self.spec, self.profile, self.spec.lineage
+        if settings is None:
+            return []
+        from tidegate.lineage.listener import OpenLineageListener  # noqa: PLC0415
+
+        def source_schema() -> pa.Schema | None:
+            fresh = build(spec, profile=profile)
+            if not isinstance(fresh.source, SchemaPeeked):
+                return None
+            return fresh.source.peek_schema(fresh.context())
+
+        listener = OpenLineageListener(spec, settings, source_schema=source_schema)
+        listener.prepare()  # imports and probes before the run, not during it
+        return [listener]
+
     def schema_at(self, step: str | None = None) -> pa.Schema | None:
         """The schema of the batches reaching ``step`` (None: the destination), without data.
 
@@ -234,7 +255,11 @@ class Pipeline:
             self.spec, inject=self.inject, profile=self.profile, allow=self.allow_faults
         )
         bus = EventBus()
-        for listener in [*observers(self.spec, bus=bus, profile=self.profile), *self.listeners]:
+        for listener in [
+            *observers(self.spec, bus=bus, profile=self.profile),
+            *self.lineage(),
+            *self.listeners,
+        ]:
             bus.subscribe(listener)
         run_id = run_id or new_run_id()
         resilience = policies(

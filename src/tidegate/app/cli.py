@@ -31,6 +31,7 @@ from tidegate.app.console import (
     out,
 )
 from tidegate.app.keys_cli import keys_app
+from tidegate.app.lineage_cli import lineage_app
 from tidegate.app.logs import LEVELS, configure_logging, redact
 from tidegate.app.quarantine_cli import quarantine_app
 from tidegate.app.summary import GovernanceSummary, QualitySummary
@@ -616,6 +617,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(keys_app, name="keys")
 app.add_typer(breaker_app, name="breaker")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(lineage_app, name="lineage")
 
 
 def main() -> None:

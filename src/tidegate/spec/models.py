@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny, 
 
 from tidegate.errors import Problem
 from tidegate.spec.governance import GovernanceSpec  # noqa: TC001 - needed at runtime by pydantic
+from tidegate.spec.lineage import LineageSpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.observability import ObservabilitySpec
 from tidegate.spec.quality import QualitySpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.resilience import FaultsSpec, ResilienceSpec
@@ -134,6 +135,11 @@ class PipelineSpec(BaseModel):
     faults: FaultsSpec = Field(
         default_factory=FaultsSpec,
         description="Fault injection for testing resilience; off unless faults are listed.",
+    )
+    lineage: LineageSpec | None = Field(
+        default=None,
+        description="OpenLineage events of every run (START, RUNNING, COMPLETE, FAIL, ABORT) "
+        "with column lineage: file, HTTP (Marquez API) or console transports.",
     )
     sla: SlaSpec | None = Field(
         default=None,
