@@ -63,6 +63,7 @@ def test_schema_top_level_describes_the_file_not_the_loader(registry: Registry) 
         "resilience",
         "faults",
         "lineage",
+        "audit",
         "sla",
     }
     assert schema["required"] == ["name", "source", "destination"]

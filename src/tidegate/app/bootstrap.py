@@ -216,6 +216,22 @@ class Pipeline:
         listener.prepare()  # imports and probes before the run, not during it
         return [listener]
 
+    def audit(self) -> list[Listener]:
+        """The audit listener of the spec's ``audit:`` section (on unless switched off).
+
+        It is told the encrypt steps' key ids, and reports the chain head to the listeners
+        that show it (the run summary).
+        """
+        if not self.spec.audit.enabled:
+            return []
+        from tidegate.app.auditing import audit_listener  # noqa: PLC0415 - audited runs only
+
+        return [
+            audit_listener(
+                self.spec, steps=self.steps, profile=self.profile, reporters=self.listeners
+            )
+        ]
+
     def schema_at(self, step: str | None = None) -> pa.Schema | None:
         """The schema of the batches reaching ``step`` (None: the destination), without data.
 
@@ -259,6 +275,7 @@ class Pipeline:
             *observers(self.spec, bus=bus, profile=self.profile),
             *self.lineage(),
             *self.listeners,
+            *self.audit(),  # last: every other listener has seen an event it fails on
         ]:
             bus.subscribe(listener)
         run_id = run_id or new_run_id()
@@ -400,6 +417,7 @@ def secret_values(spec: PipelineSpec) -> Iterator[str]:
     yield from _secrets_in(spec.quality)
     yield from _secrets_in(spec.governance)
     yield from _secrets_in(spec.observability)
+    yield from _secrets_in(spec.audit)
 
 
 def _secrets_in(value: Any) -> Iterator[str]:

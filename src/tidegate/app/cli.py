@@ -34,7 +34,7 @@ from tidegate.app.keys_cli import keys_app
 from tidegate.app.lineage_cli import lineage_app
 from tidegate.app.logs import LEVELS, configure_logging, redact
 from tidegate.app.quarantine_cli import quarantine_app
-from tidegate.app.summary import GovernanceSummary, QualitySummary
+from tidegate.app.summary import AuditSummary, GovernanceSummary, QualitySummary
 from tidegate.errors import ConfigError, InternalError, TidegateError
 
 __all__ = ["app", "main"]
@@ -176,7 +176,8 @@ def run(  # noqa: PLR0917 - typer maps each command-line option to one parameter
         raise fail(ConfigError("--resume and --fresh exclude each other", hint="choose one"))
     quality = QualitySummary()
     governance = GovernanceSummary()
-    listeners: list[Any] = [quality, governance]
+    audit = AuditSummary()
+    listeners: list[Any] = [quality, governance, audit]
     if progress if progress is not None else err.is_terminal:
         from tidegate.app.progress import ProgressListener  # noqa: PLC0415 - terminal only
 
@@ -195,12 +196,14 @@ def run(  # noqa: PLR0917 - typer maps each command-line option to one parameter
         )
     except TidegateError as exc:
         raise fail(exc) from exc
-    _summarise(result, quality, governance)
+    _summarise(result, quality, governance, audit)
     if result.error is not None:
         raise fail(result.error)
 
 
-def _summarise(result: Any, quality: QualitySummary, governance: GovernanceSummary) -> None:
+def _summarise(
+    result: Any, quality: QualitySummary, governance: GovernanceSummary, audit: AuditSummary
+) -> None:
     summary: dict[str, Any] = {
         "run_id": result.run_id,
         "pipeline": result.pipeline,
@@ -211,6 +214,7 @@ def _summarise(result: Any, quality: QualitySummary, governance: GovernanceSumma
         "batches": result.batches,
         "seconds": round(result.seconds, 3),
         "resumed_from": result.resumed_from,
+        "audit_head": audit.head,
     }
     if quality.measured is not None:
         summary["quality"] = quality.as_dict()

@@ -1,9 +1,10 @@
-"""The quality and governance parts of ``tidegate run``'s summary.
+"""The quality, governance and audit parts of ``tidegate run``'s summary.
 
 Listeners keep the run's ``QualityMeasured`` event (score, dimensions, failing rules) and its
 ``ColumnsClassified`` event (what was found per column and what was done about it); the CLI
 prints them after the counts, as tables on a terminal or as ``quality`` and ``governance``
-objects in the JSON summary line.
+objects in the JSON summary line. ``AuditSummary`` is told the audit chain head the run left
+(``SEQ:HASH``), which the summary prints so it can be kept outside the state store.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from tidegate.events import ColumnsClassified, Event, QualityMeasured
 
-__all__ = ["GovernanceSummary", "QualitySummary"]
+__all__ = ["AuditSummary", "GovernanceSummary", "QualitySummary"]
 
 
 class QualitySummary:
@@ -147,3 +148,21 @@ class GovernanceSummary:
         if not table.row_count:
             table.add_row("no personal data found", "", "", "", "", "")
         return table
+
+
+class AuditSummary:
+    """Keeps the audit chain head a run left, as the audit listener reports it."""
+
+    fail_closed = False
+
+    def __init__(self) -> None:
+        self.head: str | None = None
+        self.anchored_in: str | None = None
+
+    def handle(self, event: Event) -> None:
+        """Nothing to keep from events: the head is reported by the audit listener."""
+
+    def audit_head(self, head: str, *, anchored_in: str | None) -> None:
+        """Keep ``head`` (``SEQ:HASH``) and the head file it was signed into, if any."""
+        self.head = head
+        self.anchored_in = anchored_in

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny, field_validator
 
 from tidegate.errors import Problem
+from tidegate.spec.audit import AuditSpec
 from tidegate.spec.governance import GovernanceSpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.lineage import LineageSpec  # noqa: TC001 - needed at runtime by pydantic
 from tidegate.spec.observability import ObservabilitySpec
@@ -140,6 +141,11 @@ class PipelineSpec(BaseModel):
         default=None,
         description="OpenLineage events of every run (START, RUNNING, COMPLETE, FAIL, ABORT) "
         "with column lineage: file, HTTP (Marquez API) or console transports.",
+    )
+    audit: AuditSpec = Field(
+        default_factory=AuditSpec,
+        description="The hash-chained audit trail of every run (on by default), its chain key "
+        "and the signed heads anchored outside the state store.",
     )
     sla: SlaSpec | None = Field(
         default=None,

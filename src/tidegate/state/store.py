@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 import structlog
 
-from tidegate.errors import ConfigError, DependencyError
+from tidegate.errors import ConfigError, DependencyError, TransientError
+from tidegate.state.changes import schema_diff, spec_diff
 from tidegate.state.tables import (
     ALERT_DELIVERIES,
     ALERTS,
+    AUDIT,
     BREAKERS,
     CLASSIFICATIONS,
     HEAD,
@@ -38,12 +40,16 @@ from tidegate.state.tables import (
     STEPS,
     VERSION_TABLE,
 )
+from tidegate.state.versions import fingerprints, previous_run, record_version, versions
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+    from tidegate.state.changes import SpecOrigin
+
 __all__ = [
     "REGRESSION_METRICS",
+    "AuditRowConflictError",
     "PipelineSummary",
     "RunDetail",
     "RunRow",
@@ -147,6 +153,11 @@ class PipelineSummary:
     runs: dict[str, int]
 
 
+class AuditRowConflictError(TransientError):
+    """Audit rows were not appended: their seq is taken, or the row before them is not the one
+    they were chained to. Another writer appended first; the caller rebuilds them and retries."""
+
+
 class StateStore:
     """The run history at ``url``; create with :meth:`open`, which applies the migrations."""
 
@@ -201,11 +212,17 @@ class StateStore:
     # -- writing ---------------------------------------------------------------------------
 
     def start_run(
-        self, values: Mapping[str, Any], *, spec: Mapping[str, Any] | None = None
+        self,
+        values: Mapping[str, Any],
+        *,
+        spec: Mapping[str, Any] | None = None,
+        origin: SpecOrigin | None = None,
     ) -> None:
         """Record a run that just started (status ``running``), and ``spec``, its effective
         spec, unless a run of the same ``spec_hash`` stored it already. The spec is kept with
-        its keys sorted, so two versions compare as text."""
+        its keys sorted, so two versions compare as text. With ``origin``, a run whose spec
+        hash differs from its previous run's is recorded as a new version of the spec, in the
+        same transaction (``tidegate.state.versions``)."""
         with self._connection("recording a run start") as connection:
             connection.execute(RUNS.insert().values(**values))
             if spec is not None:
@@ -219,6 +236,8 @@ class StateStore:
                         "spec": json.loads(json.dumps(spec, sort_keys=True)),
                     },
                 )
+            if origin is not None:
+                record_version(connection, values, spec, origin)
 
     def finish_run(
         self,
@@ -309,6 +328,52 @@ class StateStore:
         if row is None:
             return None
         return {**row, "first_seen": _utc(row["first_seen"])}
+
+    def previous_spec_hash(self, pipeline: str, *, run_id: str, started_at: datetime) -> str | None:
+        """The spec hash of ``pipeline``'s run that started last before ``started_at`` (not
+        run ``run_id``), or None: whether a starting run is about to be a new version."""
+        with self._connection("reading the previous run") as connection:
+            found = previous_run(connection, pipeline, run_id=run_id, started_at=started_at)
+        return None if found is None else str(found.spec_hash)
+
+    def spec_versions(self, pipeline: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """The change log of ``pipeline``: its latest ``limit`` spec versions, newest first
+        (see ``tidegate.state.versions.versions`` for the keys)."""
+        with self._connection("reading the change log") as connection:
+            return versions(connection, pipeline, limit)
+
+    def run_diff(self, run_a: str, run_b: str) -> dict[str, Any]:
+        """What differs from run ``run_a`` to run ``run_b`` (ids or unique prefixes): each run's
+        outcome (``runs``), the spec diff (``spec``: ``same``, ``diff``, None when a spec was
+        not stored), the tidegate ``version``s and the ``source_schema`` diff (None when a run
+        has no recorded schema). Unknown ids raise ``ConfigError`` as ``find`` does."""
+        first, second = self.find(run_a).run, self.find(run_b).run
+        hashes = (str(first["spec_hash"]), str(second["spec_hash"]))
+        with self._connection("reading two runs' specs") as connection:
+            specs = dict(
+                connection.execute(
+                    sa.select(SPECS.c.spec_hash, SPECS.c.spec).where(SPECS.c.spec_hash.in_(hashes))
+                ).all()
+            )
+            prints = [fingerprints(connection, spec_hash) for spec_hash in hashes]
+        diff: list[dict[str, Any]] | None = []
+        if hashes[0] != hashes[1]:
+            old, new = specs.get(hashes[0]), specs.get(hashes[1])
+            diff = (
+                None
+                if old is None or new is None
+                else spec_diff(old, new, old_fingerprints=prints[0], new_fingerprints=prints[1])
+            )
+        schemas = (first.get("source_schema"), second.get("source_schema"))
+        return {
+            "runs": [{key: run.get(key) for key in _COMPARED} for run in (first, second)],
+            "spec": {"same": hashes[0] == hashes[1], "hashes": list(hashes), "diff": diff},
+            "version": {
+                "same": first["version"] == second["version"],
+                "versions": [first["version"], second["version"]],
+            },
+            "source_schema": (None if None in schemas else schema_diff(schemas[0], schemas[1])),
+        }
 
     def spec_sections(self, spec_hashes: Iterable[str], section: str) -> dict[str, Any]:
         """Per stored spec hash of ``spec_hashes``, the top-level ``section`` of its spec (None
@@ -609,6 +674,87 @@ class StateStore:
                 }
         return [{**row, "delivered": delivered.get(row["id"], {})} for row in rows]
 
+    # -- audit trail -----------------------------------------------------------------------
+
+    def append_audit(self, rows: Sequence[Mapping[str, Any]], *, prev_hash: str) -> None:
+        """Insert consecutive ``tidegate_audit`` rows in one transaction, all or none.
+
+        They are appended only if they follow the last row: their seqs must be free (the
+        primary key refuses a taken one) and the row before the first must have the hash
+        ``prev_hash`` (no row at all before seq 1). Otherwise ``AuditRowConflictError``. Rows are
+        never updated: the table only grows.
+        """
+        if not rows:
+            return
+        first = int(rows[0]["seq"])
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(AUDIT.insert(), [dict(row) for row in rows])
+                # The inserts hold the write lock (SQLite) or the new keys (PostgreSQL), so the
+                # row before cannot change under this check.
+                before = connection.execute(
+                    sa.select(AUDIT.c.hash).where(AUDIT.c.seq == first - 1)
+                ).scalar_one_or_none()
+                if (before is None and first != 1) or (before is not None and before != prev_hash):
+                    raise AuditRowConflictError(
+                        f"audit row {first} does not follow the last row of the audit table",
+                        hint="another process appended to the audit trail at the same time; retry",
+                    )
+        except sa.exc.IntegrityError as exc:
+            raise AuditRowConflictError(
+                f"audit row {first} is taken in the audit table",
+                hint="another process appended to the audit trail at the same time; retry",
+            ) from exc
+        except sa.exc.DBAPIError as exc:
+            raise self._audit_failed("appending audit records", exc) from exc
+
+    def audit_rows(self, *, run_id: str | None = None, chunk: int = 2_000) -> Iterator[str]:
+        """The ``record`` text of every audit row (of ``run_id``) in ascending seq, streamed.
+
+        Rows are fetched ``chunk`` at a time through a server-side cursor where the database
+        has one, so a chain of millions of records reads in bounded memory.
+        """
+        query = sa.select(AUDIT.c.record).order_by(AUDIT.c.seq)
+        if run_id is not None:
+            query = query.where(AUDIT.c.run_id == run_id)
+        try:
+            with self.engine.connect() as connection:
+                result = connection.execution_options(stream_results=True, yield_per=chunk).execute(
+                    query
+                )
+                for (record,) in result:
+                    yield record
+        except sa.exc.DBAPIError as exc:
+            raise self._audit_failed("reading the audit trail", exc) from exc
+
+    def audit_last_row(self) -> str | None:
+        """The ``record`` text of the audit row with the highest seq; None when there is none."""
+        query = sa.select(AUDIT.c.record).order_by(AUDIT.c.seq.desc()).limit(1)
+        try:
+            with self.engine.connect() as connection:
+                found: str | None = connection.execute(query).scalar_one_or_none()
+        except sa.exc.DBAPIError as exc:
+            raise self._audit_failed("reading the audit head", exc) from exc
+        return found
+
+    def audit_count(self) -> int:
+        """How many audit rows the store holds."""
+        try:
+            with self.engine.connect() as connection:
+                return int(
+                    connection.execute(sa.select(sa.func.count()).select_from(AUDIT)).scalar_one()
+                )
+        except sa.exc.DBAPIError as exc:
+            raise self._audit_failed("counting audit records", exc) from exc
+
+    def _audit_failed(self, action: str, exc: sa.exc.DBAPIError) -> DependencyError:
+        return DependencyError(
+            f"state store {self.shown_url}: {action} failed: {_first_line(exc.orig)}",
+            location="tidegate_audit",
+            hint="check that the state store is reachable, migrated (any `tidegate run` "
+            "migrates it) and that this user may read and insert into tidegate_audit",
+        )
+
     @contextmanager
     def _connection(self, action: str) -> Iterator[sa.Connection]:
         try:
@@ -650,6 +796,23 @@ def regressions(
             )
     return flagged
 
+
+_COMPARED = (
+    "run_id",
+    "pipeline",
+    "status",
+    "error_kind",
+    "started_at",
+    "seconds",
+    "rows_read",
+    "rows_written",
+    "rows_rejected",
+    "batches",
+    "version",
+    "spec_hash",
+    "source_schema",
+)
+"""What ``run_diff`` shows of each run."""
 
 _RUN_ROW_COLUMNS = (
     RUNS.c.run_id,
