@@ -19,6 +19,7 @@ from rich.table import Table
 
 from tidegate import __version__
 from tidegate.app.alerts_cli import alerts_app
+from tidegate.app.audit_cli import audit_app
 from tidegate.app.breaker_cli import breaker_app
 from tidegate.app.console import (
     EXIT_CODES,
@@ -622,6 +623,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(breaker_app, name="breaker")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(lineage_app, name="lineage")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:
