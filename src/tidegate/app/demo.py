@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from tidegate.app.bootstrap import run_pipeline
 from tidegate.app.demo_data import generate
-from tidegate.app.summary import GovernanceSummary, QualitySummary
+from tidegate.app.summary import AuditSummary, GovernanceSummary, QualitySummary
 from tidegate.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ def run_demo(
 
     quality = QualitySummary()
     governance = GovernanceSummary()
-    listeners: list[Listener] = [quality, governance]
+    audit = AuditSummary()
+    listeners: list[Listener] = [quality, governance, audit]
     if err.is_terminal:
         listeners.append(ProgressListener(err))
     # The data was just generated anew, so an interrupted earlier demo is started over.
@@ -119,6 +120,12 @@ def run_demo(
             highlight=False,
         )
     out.print(_preview(warehouse), highlight=False)
+    if audit.head is not None:
+        out.print(
+            f"\n  audit head {audit.head} (signed into "
+            f"{_shown(Path(audit.anchored_in)) if audit.anchored_in else 'no head file'})",
+            highlight=False,
+        )
     prog = _program()
     spec = _shown(pipeline)
     out.print(
@@ -130,6 +137,7 @@ def run_demo(
         f"  {prog} runs {spec}           # run history; then `{prog} show RUN_ID {spec}`\n"
         f"  {prog} classify {spec}       # what governance finds and requires, per column\n"
         f"  {prog} decrypt {spec} --column national_id --limit 3   # authorized use only\n"
+        f"  {prog} audit verify {spec}   # the hash-chained audit trail still holds\n"
         f"  {prog} profile {_shown(files.customers)} --rows 20000   # statistics, rule ideas\n"
         f"  {prog} run {spec} --log-format json --log-level debug\n"
         f"  {prog} run {spec} --set destination.table=customers_copy\n"
@@ -141,7 +149,8 @@ def run_demo(
 
 
 def _demo_keys(folder: Path) -> list[str]:
-    """Make the demo pipeline's mask key and encryption key when missing; their names.
+    """Make the demo pipeline's mask, encryption, audit chain and audit head keys when
+    missing; their names.
 
     Real pipelines keep keys in a secret store or files only their service user can read; the
     demo makes throwaway ones (mode 600) so it runs anywhere.
@@ -150,7 +159,7 @@ def _demo_keys(folder: Path) -> list[str]:
 
     folder.mkdir(parents=True, exist_ok=True)
     made = []
-    for name in ("mask.key", "demo.v1"):
+    for name in ("mask.key", "demo.v1", "audit.key", "audit-head.key"):
         path = folder / name
         if not path.exists():
             path.touch(mode=0o600)
