@@ -212,9 +212,9 @@ class Pipeline:
                 return None
             return fresh.source.peek_schema(fresh.context())
 
-        listener = OpenLineageListener(spec, settings, source_schema=source_schema)
-        listener.prepare()  # imports and probes before the run, not during it
-        return [listener]
+        # not prepared here: its worker loads openlineage-python and sqlglot and probes the
+        # schemas when the run starts, beside it, instead of delaying the run by as much
+        return [OpenLineageListener(spec, settings, source_schema=source_schema)]
 
     def audit(self) -> list[Listener]:
         """The audit listener of the spec's ``audit:`` section (on unless switched off).

@@ -218,10 +218,10 @@ class OpenLineageListener:
         """Do now what START needs: load openlineage-python and sqlglot, probe the schemas,
         compute the column lineage and open the transports.
 
-        Called before a run starts (the app does), it keeps this fixed cost (a few hundred
-        milliseconds of imports and probes) out of the run; without it the worker pays it when
-        the run starts, beside the run. The result serves the next run; returns it as
-        ``(lineage, source fields, output fields)``.
+        Left to itself, the worker calls it when a run starts, so this fixed cost (a few
+        hundred milliseconds of imports and probes the first time in a process) is paid beside
+        the run rather than before it; a caller may call it ahead of the run instead. The
+        result serves the next run; returns it as ``(lineage, source fields, output fields)``.
         """
         from tidegate.lineage.columns import column_lineage  # noqa: PLC0415
         from tidegate.lineage.facets import schema_fields  # noqa: PLC0415
