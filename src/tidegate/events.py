@@ -94,7 +94,8 @@ class BatchRead(Event):
     """The source produced batch number ``batch`` (from 1) of ``rows`` rows.
 
     ``wait_seconds`` is how long the runner waited for it after finishing the previous batch:
-    time spent on the source that the read-ahead did not hide.
+    time spent on the source that the read-ahead did not hide. ``schema`` is the source's
+    columns as ``(name, Arrow type)`` pairs, on the run's first batch only (None on the others).
     """
 
     batch: int
@@ -102,6 +103,7 @@ class BatchRead(Event):
     nbytes: int
     position: Mapping[str, Any]
     wait_seconds: float = 0.0
+    schema: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,15 +5,18 @@ Order matters: the meter comes first, so its figures are complete when the recor
 exporters handle ``RunFinished``.
 
 The recorder gets what only this layer can make: the effective spec with its secrets redacted
-(``effective_spec``) and a reader of sample rejected rows that reads the run's quarantine back
-through a fresh destination and masks the values as the governance policy requires
-(``reject_samples``), the way ``tidegate quarantine show`` reads it.
+(``effective_spec``), the fingerprints of the values redacted (``redacted_fingerprints``), the
+spec file's git state (``app.git_info``) for the change log, and a reader of sample rejected
+rows that reads the run's quarantine back through a fresh destination and masks the values as
+the governance policy requires (``reject_samples``), the way ``tidegate quarantine show`` reads
+it.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import hmac
 import json
 import math
 import re
@@ -26,6 +29,7 @@ from pydantic import BaseModel, SecretStr
 from tidegate.errors import TidegateError, values_shown
 from tidegate.observability.performance import RunMeter
 from tidegate.state import StateStore, default_state_url
+from tidegate.state.changes import dotted
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -39,6 +43,7 @@ __all__ = [
     "effective_spec",
     "exporters",
     "observers",
+    "redacted_fingerprints",
     "reject_samples",
     "spec_hash",
     "state_url",
@@ -76,6 +81,22 @@ def effective_spec(spec: PipelineSpec) -> dict[str, Any]:
     way, as in log lines; and a value that came from ``${VAR}`` under a key that sounds secret
     is replaced whole. Keys are the YAML's (``schema``, not ``db_schema``).
     """
+    return _effective(spec)[0]
+
+
+def redacted_fingerprints(spec: PipelineSpec) -> dict[str, str]:
+    """Per dotted path (``source.settings.headers.Authorization``) of a value that
+    ``effective_spec`` redacts, an HMAC of the value before redaction, keyed by the pipeline
+    and the path: the change log tells a rotated secret by it without storing the secret.
+
+    Only values the spec hash covers are fingerprinted (those from ``${VAR}``, and text holding
+    a secret's value); a ``SecretStr`` setting is ``**********`` to the hash and here alike.
+    """
+    return _effective(spec)[1]
+
+
+def _effective(spec: PipelineSpec) -> tuple[dict[str, Any], dict[str, str]]:
+    """``effective_spec`` and ``redacted_fingerprints`` from one dump of the spec."""
     from tidegate.app.bootstrap import secret_values  # noqa: PLC0415 - bootstrap imports us
     from tidegate.observability.logging import SecretRedactor  # noqa: PLC0415
 
@@ -84,17 +105,43 @@ def effective_spec(spec: PipelineSpec) -> dict[str, Any]:
     hidden = {_dumped_path(path) for path in _env_paths(spec) if _sounds_secret(path)}
     cleaned = _redacted(document, redactor, hidden, ())
     canonical: dict[str, Any] = json.loads(json.dumps(cleaned, sort_keys=True))
-    return canonical
+    prints: dict[str, str] = {}
+    _fingerprint(document, cleaned, (), spec.name, prints)
+    return canonical, prints
+
+
+def _fingerprint(
+    value: Any, shown: Any, path: tuple[str | int, ...], pipeline: str, prints: dict[str, str]
+) -> None:
+    """Fingerprint the values of ``value`` that ``shown`` (its redacted copy) replaced."""
+    if isinstance(value, dict) and isinstance(shown, dict):
+        for key, item in value.items():
+            _fingerprint(item, shown[key], (*path, key), pipeline, prints)
+    elif isinstance(value, list) and isinstance(shown, list):
+        for index, item in enumerate(value):
+            _fingerprint(item, shown[index], (*path, index), pipeline, prints)
+    elif value != shown:
+        where = dotted(path)
+        prints[where] = hmac.new(
+            f"tidegate:{pipeline}:{where}".encode(),
+            json.dumps(value, sort_keys=True).encode(),
+            hashlib.sha256,
+        ).hexdigest()
 
 
 def _recorded_spec(spec: PipelineSpec) -> dict[str, Any] | None:
     """``effective_spec`` for the recorder, or None (logged) when a plugin's settings cannot
     be written as JSON: the history then lacks the spec, the run goes on."""
+    return _recorded(spec)[0]
+
+
+def _recorded(spec: PipelineSpec) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """``_recorded_spec`` with the ``redacted_fingerprints`` (none without a spec)."""
     try:
-        return effective_spec(spec)
+        return _effective(spec)
     except (ValueError, TypeError) as exc:  # pydantic's serialization errors are ValueErrors
         _log.warning("spec_not_recorded", error=str(exc).splitlines()[0])
-        return None
+        return None, {}
 
 
 def _env_paths(spec: PipelineSpec) -> set[tuple[str | int, ...]]:
@@ -314,6 +361,9 @@ def observers(spec: PipelineSpec, *, bus: EventBus, profile: str | None) -> list
         except TidegateError as exc:  # history is observation: the run goes on without it
             _log.warning("state_store_unavailable", error=exc.message, hint=exc.hint)
         else:
+            from tidegate.app.git_info import git_info  # noqa: PLC0415 - with the recorder
+
+            recorded, fingerprints = _recorded(spec)
             found.append(
                 StateRecorder(
                     store,
@@ -322,11 +372,24 @@ def observers(spec: PipelineSpec, *, bus: EventBus, profile: str | None) -> list
                     spec_hash=spec_hash(spec),
                     profile=profile,
                     figures=figures,
-                    spec=_recorded_spec(spec),
+                    spec=recorded,
                     rejects=_sampler(spec, profile),
+                    spec_file=_spec_file(spec),
+                    fingerprints=fingerprints,
+                    git=lambda: git_info(spec.file),
                 )
             )
     return [*found, *exporters(spec), *alerting(spec)]
+
+
+_SPEC_FILE_LENGTH = 1000
+"""The change log's ``spec_file`` column."""
+
+
+def _spec_file(spec: PipelineSpec) -> str | None:
+    """The pipeline file's path for the change log; None when longer than its column."""
+    shown = str(spec.file)
+    return shown if len(shown) <= _SPEC_FILE_LENGTH else None
 
 
 def alerting(spec: PipelineSpec) -> list[Listener]:

@@ -116,6 +116,7 @@ class Runner:
         self._retrying = False
         self._failed_in = "load"
         self._resumed_from: str | None = None
+        self._schema_told = False
 
     def run(self) -> RunResult:
         """Run to the end; never raises for a failed run, the result carries the error."""
@@ -404,6 +405,10 @@ class Runner:
     ) -> None:
         self._counts["batches"] += 1
         self._counts["read"] += batch.num_rows
+        schema = None
+        if not self._schema_told:  # once per run: what the source produced, for the history
+            self._schema_told = True
+            schema = tuple((column.name, str(column.type)) for column in batch.schema)
         self.ctx.emit(
             BatchRead(
                 run_id=self.ctx.run_id,
@@ -413,6 +418,7 @@ class Runner:
                 nbytes=batch.nbytes,
                 position=position,
                 wait_seconds=waited,
+                schema=schema,
             )
         )
         if rejected is not None and rejected.num_rows:

@@ -2,9 +2,10 @@
 
 It writes twice per run, never per batch: a ``running`` row when the run starts (so a run in
 progress, or one killed, shows in ``tidegate runs``), with the effective spec the first time
-its hash is seen, and, when it ends, the outcome with its steps, quality, column
-classification, performance figures, any regression against the pipeline's baseline, its
-timeline and a few sample rejected rows, in one transaction.
+its hash is seen and a change log entry when the hash differs from the previous run's, and,
+when it ends, the outcome with its steps, quality, column classification, source schema,
+performance figures, any regression against the pipeline's baseline, its timeline and a few
+sample rejected rows, in one transaction.
 
 The timeline is kept in memory until then and bounded: the start, resumes, retries, breaker
 changes and faults are kept up to ``MAX_EVENTS`` (the rest counted in one entry), the error
@@ -36,6 +37,7 @@ from tidegate.core.taxonomy import KIND_POLICIES
 from tidegate.errors import ErrorKind, TidegateError
 from tidegate.events import (
     BatchCommitted,
+    BatchRead,
     BreakerChanged,
     ColumnsClassified,
     FaultInjected,
@@ -47,12 +49,14 @@ from tidegate.events import (
     RunResumed,
     RunStarted,
 )
+from tidegate.state.changes import SpecOrigin
 from tidegate.state.store import regressions
 
 if TYPE_CHECKING:
     from tidegate.core.taxonomy import KindPolicy
     from tidegate.events import Event, EventBus
     from tidegate.spec.observability import BaselineSpec
+    from tidegate.state.changes import GitInfo
     from tidegate.state.store import StateStore
 
 __all__ = ["EDGE_ENTRIES", "MAX_EVENTS", "MAX_REJECT_SAMPLES", "RejectSampler", "StateRecorder"]
@@ -89,6 +93,14 @@ class StateRecorder:
     complete when ``RunFinished`` arrives here. ``spec`` is the pipeline's effective spec
     (secrets redacted), stored once per ``spec_hash``. ``rejects`` reads sample rejected rows
     back after a run that quarantined some; its failure costs the samples, never the record.
+
+    The change log: a run whose spec hash differs from its pipeline's previous run's is
+    recorded as a new version of the spec with its diff, in the run start's transaction.
+    ``spec_file`` is where the spec was read from, ``fingerprints`` fingerprint the values
+    ``spec`` shows redacted (so a rotated secret still shows as changed), and ``git`` tells
+    the spec file's git state; it is called only for a new version, before the store's
+    transaction opens, and whatever it raises costs the git columns, never the record.
+    The source schema of the run's first ``BatchRead`` is recorded with the run's end.
     """
 
     fail_closed = False
@@ -104,6 +116,9 @@ class StateRecorder:
         figures: Callable[[], Mapping[str, Any] | None] = lambda: None,
         spec: Mapping[str, Any] | None = None,
         rejects: RejectSampler | None = None,
+        spec_file: str | None = None,
+        fingerprints: Mapping[str, str] | None = None,
+        git: Callable[[], GitInfo | None] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -113,7 +128,11 @@ class StateRecorder:
         self.figures = figures
         self.spec = spec
         self.rejects = rejects
+        self.spec_file = spec_file
+        self.fingerprints = dict(fingerprints or {})
+        self.git = git
         self.failures = 0
+        self._schema: list[dict[str, str]] | None = None
         self._quality: QualityMeasured | None = None
         self._columns: ColumnsClassified | None = None
         self._resumed_from: str | None = None
@@ -126,6 +145,7 @@ class StateRecorder:
         if isinstance(event, RunStarted):
             self._quality = self._columns = self._resumed_from = None
             self._quarantined = False
+            self._schema = None
             self._timeline = _Timeline(event.at)
             self._timeline.started(event)
             self._write(self._start, event)
@@ -141,6 +161,8 @@ class StateRecorder:
             self._timeline.rejected(event)
         elif isinstance(event, BatchCommitted | RetryAttempted | BreakerChanged | FaultInjected):
             self._timeline.note(event)
+        elif isinstance(event, BatchRead) and event.schema is not None:
+            self._schema = [{"name": name, "type": kind} for name, kind in event.schema]
         elif isinstance(event, RunFinished) and event.run_id in self._started:
             self._timeline.finished(event)
             self._write(self._finish, event)
@@ -172,8 +194,27 @@ class StateRecorder:
                 "version": version("tidegate"),
             },
             spec=self.spec,
+            origin=SpecOrigin(
+                spec_file=self.spec_file, git=self._git(event), fingerprints=self.fingerprints
+            ),
         )
         self._started.add(event.run_id)
+
+    def _git(self, event: RunStarted) -> GitInfo | None:
+        """The spec file's git state when this run is about to be a new version, else None
+        (git is not asked for a run of an unchanged spec)."""
+        if self.git is None:
+            return None
+        previous = self.store.previous_spec_hash(
+            event.pipeline, run_id=event.run_id, started_at=event.at
+        )
+        if previous == self.spec_hash:
+            return None
+        try:
+            return self.git()
+        except Exception as exc:  # git is a convenience: the version is recorded without it
+            _log.debug("git_info_unavailable", error=str(exc))
+            return None
 
     def _finish(self, event: RunFinished) -> None:
         figures = dict(self.figures() or {})
@@ -204,6 +245,7 @@ class StateRecorder:
                 "quality_score": self._quality.score if self._quality else None,
                 "resumed_from": self._resumed_from,
                 "figures": figures or None,
+                "source_schema": self._schema,
             },
             steps=[
                 {

@@ -701,6 +701,8 @@ class StateStore:
                         hint="another process appended to the audit trail at the same time; retry",
                     )
         except sa.exc.IntegrityError as exc:
+            if not self._audit_seq_taken(first):  # a trigger or a constraint refused the rows
+                raise self._audit_failed("appending audit records", exc) from exc
             raise AuditRowConflictError(
                 f"audit row {first} is taken in the audit table",
                 hint="another process appended to the audit trail at the same time; retry",
@@ -737,15 +739,13 @@ class StateStore:
             raise self._audit_failed("reading the audit head", exc) from exc
         return found
 
-    def audit_count(self) -> int:
-        """How many audit rows the store holds."""
+    def _audit_seq_taken(self, seq: int) -> bool:
+        query = sa.select(AUDIT.c.seq).where(AUDIT.c.seq == seq)
         try:
             with self.engine.connect() as connection:
-                return int(
-                    connection.execute(sa.select(sa.func.count()).select_from(AUDIT)).scalar_one()
-                )
+                return connection.execute(query).first() is not None
         except sa.exc.DBAPIError as exc:
-            raise self._audit_failed("counting audit records", exc) from exc
+            raise self._audit_failed("reading the audit trail", exc) from exc
 
     def _audit_failed(self, action: str, exc: sa.exc.DBAPIError) -> DependencyError:
         return DependencyError(
