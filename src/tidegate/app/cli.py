@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from tidegate import __version__
+from tidegate.app import changes_cli
 from tidegate.app.alerts_cli import alerts_app
 from tidegate.app.audit_cli import audit_app
 from tidegate.app.breaker_cli import breaker_app
@@ -617,6 +618,10 @@ def demo(
     except TidegateError as exc:
         raise fail(exc) from exc
 
+
+# the change log: `tidegate changes PIPELINE`, `tidegate diff RUN_A RUN_B`
+app.command(name="changes", epilog=EXIT_CODES)(changes_cli.changes)
+app.command(name="diff", epilog=EXIT_CODES)(changes_cli.diff)
 
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(keys_app, name="keys")
