@@ -40,6 +40,7 @@ from tidegate.web.models import (
     RejectedRowView,
     RunPoint,
     RunView,
+    SpecVersionView,
     SpecView,
     StepView,
     TimelineEntryView,
@@ -166,8 +167,8 @@ class StoreReader:
         )
 
     def pipeline(self, name: str, *, runs: int) -> PipelineDetail | None:
-        """The pipeline's latest ``runs`` runs, its health, and its latest run's steps,
-        columns and spec."""
+        """The pipeline's latest ``runs`` runs, its health, its latest run's steps,
+        columns and spec, and the latest versions of its spec (the change log)."""
         rows = self.store.runs(pipeline=name, limit=runs)
         if not rows:
             return None
@@ -181,6 +182,10 @@ class StoreReader:
             alerts=[AlertView(**row) for row in self.store.alerts(pipeline=name, limit=20)],
             spec=None if stored is None else _spec_view(stored),
             columns=[ColumnView(**row) for row in detail.columns],
+            changes=[
+                SpecVersionView(**version, changes=version["diff"])
+                for version in self.store.spec_versions(name, limit=10)  # changes lists more
+            ],
         )
 
     def run(self, run_id: str) -> RunView | None:

@@ -8,6 +8,7 @@ pages show.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime  # noqa: TC003 - pydantic resolves annotations at runtime
 from typing import Any, Literal, Protocol
 
@@ -33,6 +34,8 @@ __all__ = [
     "RejectedRowView",
     "RunPoint",
     "RunView",
+    "SpecChangeView",
+    "SpecVersionView",
     "SpecView",
     "StepView",
     "TimeShare",
@@ -164,6 +167,48 @@ class SpecView(BaseModel):
     )
 
 
+class SpecChangeView(BaseModel):
+    """One difference between two versions of a spec; secrets read ``**********`` both sides."""
+
+    change: Literal["added", "removed", "changed"]
+    path: str = Field(description="The key as the YAML writes it, e.g. destination.table.")
+    old: Any = Field(None, description="The value before (None for an added key).")
+    new: Any = Field(None, description="The value after (None for a removed key).")
+
+    @computed_field  # type: ignore[prop-decorator] # pydantic's documented idiom
+    @property
+    def old_text(self) -> str:
+        """``old`` as JSON, for the page."""
+        return _json_text(self.old)
+
+    @computed_field  # type: ignore[prop-decorator] # pydantic's documented idiom
+    @property
+    def new_text(self) -> str:
+        """``new`` as JSON, for the page."""
+        return _json_text(self.new)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+class SpecVersionView(BaseModel):
+    """A version of a pipeline's spec: the run that first used it and what it changed."""
+
+    spec_hash: str
+    previous_hash: str | None = Field(None, description="The version before; None: the first.")
+    run_id: str = Field(description="The first run with this spec.")
+    changed_at: datetime = Field(description="When that run started.")
+    summary: str = Field(description="E.g. '3 changed, 1 added', or 'first version'.")
+    changes: list[SpecChangeView] | None = Field(
+        None, description="None for a first version or when the previous spec was not kept."
+    )
+    git_commit: str | None = Field(None, description="The last commit of the spec file.")
+    git_author: str | None = None
+    git_dirty: bool | None = Field(None, description="The file had uncommitted changes.")
+    spec_file: str | None = None
+
+
 class PipelineDetail(BaseModel):
     """A pipeline's history (newest first), its latest run's steps and columns, and the spec
     that run used (None for runs recorded before specs were kept)."""
@@ -175,6 +220,9 @@ class PipelineDetail(BaseModel):
     spec: SpecView | None = None
     columns: list[ColumnView] = Field(
         default_factory=list, description="The latest run's column classification."
+    )
+    changes: list[SpecVersionView] = Field(
+        default_factory=list, description="The latest versions of the spec, newest first."
     )
 
 
