@@ -251,8 +251,8 @@ class AuditListener:
     def __init__(
         self,
         *,
-        chain: AuditChain,
-        state: StateStore,
+        state_url: str,
+        key: AuditKey | None,
         facts: RunFacts,
         digest: ContentDigest,
         key_ids: Mapping[str, tuple[str, int]] | None = None,
@@ -260,8 +260,10 @@ class AuditListener:
         anchored_in: Path | None = None,
         reporters: Sequence[AuditReporter] = (),
     ) -> None:
-        self.chain = chain
-        self._state = state
+        self._url = state_url
+        self._key = key
+        self._state: StateStore | None = None
+        self.chain: AuditChain | None = None
         self._facts = facts
         self._digest = digest
         self._key_ids = dict(key_ids or {})
@@ -276,7 +278,7 @@ class AuditListener:
         """Time spent recording, for the audit's cost in a run."""
 
     def __repr__(self) -> str:
-        return f"AuditListener({self.chain!r})"
+        return f"AuditListener(keyed={self._key is not None})"
 
     def handle(self, event: Event) -> None:
         """Record what the event says about the run; raise ``AuditWriteError`` if it cannot."""
@@ -306,15 +308,20 @@ class AuditListener:
             "source": event.source,
             "destination": event.destination,
             "steps": list(event.steps),
-            "chain_keyed": self.chain.keyed,
+            "chain_keyed": self._key is not None,
         }
+        from tidegate.app.audit_store import StateAuditStore  # noqa: PLC0415 - bootstrap imports us
+        from tidegate.state import StateStore  # noqa: PLC0415
+
         try:
-            self._state.migrate()  # cheap at the newest schema; a store never used gets it
+            # opened here, not before the run, so an unreachable store fails the run closed
+            self._state = StateStore.open(self._url)
+            self.chain = AuditChain(StateAuditStore(self._state), key=self._key)
             self.chain.append(
                 AuditKind.RUN_STARTED, payload, run_id=event.run_id, pipeline=event.pipeline
             )
         except Exception as exc:
-            self._state.close()
+            self._close()
             raise _unwritten(
                 exc,
                 f"run {event.run_id} stopped before reading anything: its run_started audit "
@@ -323,8 +330,12 @@ class AuditListener:
         self._started = event
         self._digest.start()
 
+    def _close(self) -> None:
+        if self._state is not None:
+            self._state.close()
+
     def _classified(self, event: ColumnsClassified) -> None:
-        if self._started is None or event.columns == self._columns:
+        if self.chain is None or self._started is None or event.columns == self._columns:
             return  # a load retried in the same run classifies again: recorded once
         entries = [
             Entry(
@@ -365,9 +376,9 @@ class AuditListener:
         }
 
     def _run_finished(self, event: RunFinished) -> None:
-        started = self._started
-        if started is None:
-            self._state.close()
+        started, chain = self._started, self.chain
+        if started is None or chain is None:
+            self._close()
             return  # its start was not recorded: the run stopped before reading
         ids = {"run_id": event.run_id, "pipeline": event.pipeline}
         entries = []
@@ -399,7 +410,7 @@ class AuditListener:
             ),
         ]
         try:
-            last = self.chain.append_all(entries)[-1]
+            last = chain.append_all(entries)[-1]
             if self._anchor is not None:
                 if self._anchored_in is not None:
                     self._anchored_in.parent.mkdir(parents=True, exist_ok=True)
@@ -418,7 +429,7 @@ class AuditListener:
                 "procedures require it",
             ) from exc
         finally:
-            self._state.close()
+            self._close()
         self.head = last.head
         for reporter in self._reporters:
             shown = None if self._anchor is None else str(self._anchored_in)
@@ -492,13 +503,10 @@ def audit_listener(
     """The listener auditing one run of ``spec`` into its state store (``audit:`` section).
 
     Keys are read here, so a bad key stops the run before it starts; the store is only
-    reached at ``RunStarted``, where a failure fails the run closed.
+    opened at ``RunStarted``, where a failure fails the run closed.
     """
-    from tidegate.app.audit_store import StateAuditStore  # noqa: PLC0415 - with audit only
-    from tidegate.app.observing import spec_hash, state_url  # noqa: PLC0415
-    from tidegate.state import StateStore  # noqa: PLC0415
+    from tidegate.app.observing import spec_hash, state_url  # noqa: PLC0415 - with audit only
 
-    state = StateStore(state_url(spec))
     key = chain_key(spec)
     signing = head_key(spec)
     path = head_file(spec)
@@ -506,8 +514,8 @@ def audit_listener(
     if signing is not None and path is not None:
         anchor = HeadAnchor(signing, [HeadFile(path)], chain_key=key)
     return AuditListener(
-        chain=AuditChain(StateAuditStore(state), key=key),
-        state=state,
+        state_url=state_url(spec),
+        key=key,
         facts=RunFacts(
             spec_hash=spec_hash(spec),
             spec_file=str(spec.file),
