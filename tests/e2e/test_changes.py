@@ -9,6 +9,8 @@ import subprocess
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     from tests.e2e.conftest import Cli
@@ -160,3 +162,28 @@ def test_unknown_runs_and_pipelines_say_where_to_look(tmp_path: Path, cli: Cli) 
     assert nothing.returncode == 2
     assert "no run of pipeline 'nope'" in nothing.stderr
     assert "tidegate runs" in nothing.stderr
+
+
+def test_the_change_log_lives_in_a_postgres_store_too(
+    tmp_path: Path,
+    cli: Cli,
+    postgres_database: Callable[[str], AbstractContextManager[str]],
+) -> None:
+    _data(tmp_path)
+    spec = tmp_path / "pipeline.yaml"
+    with postgres_database("tidegate_changes_") as url:
+        state = f"observability:\n  state: {{url: '{url}'}}\n"
+        spec.write_text(PIPELINE + state, encoding="utf-8")
+        first = _run(cli, "SENTINEL-one")
+        spec.write_text(PIPELINE.replace("orders, mode", "v2, mode") + state, encoding="utf-8")
+        second = _run(cli, "SENTINEL-two")
+        versions = _changes(cli, "orders", "--state", url)
+        assert [(v["run_id"], v["summary"]) for v in versions] == [
+            (second, "2 changed"),
+            (first, "first version"),
+        ]
+        compared = cli("diff", first, second, "--state", url, "--json")
+        assert compared.returncode == 0, compared.stderr
+        assert "SENTINEL" not in compared.stdout
+        assert json.loads(compared.stdout)["spec"]["diff"][0]["path"] == "destination.table"
+    assert not (tmp_path / ".tidegate" / "state.db").exists()
