@@ -442,3 +442,15 @@ def test_ten_thousand_records_verify_within_a_second(
     assert verdict["seconds"] < 1.0, verdict
     _sql(state_url, ("DELETE FROM tidegate_audit WHERE seq = 5000", {}))
     assert _broken(cli) == (5000, "deleted")
+
+
+def test_a_state_store_that_is_down_stops_the_run_before_it_reads(tmp_path: Path, cli: Cli) -> None:
+    _people(tmp_path)
+    url = "postgresql+psycopg://tidegate:SENTINEL-pw@127.0.0.1:1/history"
+    _pipeline(tmp_path, url)
+    done = cli("run", "pipeline.yaml")
+    assert done.returncode == 1
+    assert "stopped before reading anything" in done.stderr
+    assert "audit.enabled: false" in done.stderr  # the way out, when audit is not wanted
+    assert "SENTINEL-pw" not in done.stdout + done.stderr
+    assert not (tmp_path / "out.duckdb").exists()
