@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tidegate.app.audit_store import StateAuditStore
-from tidegate.app.auditing import ContentDigest, git_commit
+from tidegate.app.auditing import ContentDigest
 from tidegate.app.bootstrap import build, load, secret_values
 from tidegate.governance.audit import (
     AuditChain,
@@ -102,22 +102,6 @@ def test_racing_writers_make_one_chain(store: StateStore) -> None:
     assert result.checked == 90
 
 
-def test_the_git_commit_of_the_spec_file_is_found(tmp_path: Path) -> None:
-    spec = tmp_path / "pipeline.yaml"
-    spec.write_text("name: p\n", encoding="utf-8")
-    assert git_commit(spec) is None
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(tmp_path)]
-    subprocess.run([*git, "init", "-q"], check=True)
-    assert git_commit(spec) is None  # untracked
-    subprocess.run([*git, "add", "pipeline.yaml"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "p"], check=True)
-    head = subprocess.run(
-        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    assert git_commit(spec) == head
-    assert git_commit(tmp_path / "missing" / "pipeline.yaml") is None
-
-
 def test_a_governed_run_records_the_commit_and_redacts_the_keys(tmp_path: Path) -> None:
     (tmp_path / "in.csv").write_text("id,v\n1,a\n2,b\n", encoding="utf-8")
     chain_key, head_key = generate_key(), generate_key()
@@ -131,6 +115,9 @@ def test_a_governed_run_records_the_commit_and_redacts_the_keys(tmp_path: Path) 
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "pipeline.yaml"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "p"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     spec = load(tmp_path / "pipeline.yaml")
     assert {chain_key, head_key} <= set(secret_values(spec))
     result = build(spec).run()
@@ -138,7 +125,8 @@ def test_a_governed_run_records_the_commit_and_redacts_the_keys(tmp_path: Path) 
     store = StateStore.open(f"sqlite:///{tmp_path / '.tidegate' / 'state.db'}")
     records = list(StateAuditStore(store).records())
     store.close()
-    assert records[0].payload["git_commit"] == git_commit(tmp_path / "pipeline.yaml")
+    assert records[0].payload["git_commit"] == head
+    assert records[0].payload["git_dirty"] is False
     assert records[0].payload["chain_keyed"] is True
     assert (tmp_path / "heads" / "h.jsonl").read_text(encoding="utf-8").count("\n") == 1
     assert all(chain_key not in r.line().decode() for r in records)

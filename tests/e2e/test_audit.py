@@ -181,6 +181,7 @@ def test_a_run_records_what_it_did_in_order(tmp_path: Path, cli: Cli, state_url:
     assert len(str(started.payload["spec_hash"])) == 64
     assert started.payload["tidegate_version"]
     assert started.payload["git_commit"] is None  # tmp_path is no git repository
+    assert started.payload["git_dirty"] is None
     assert started.payload["user"]
     assert started.payload["host"]
     assert started.payload["source"] == "csv:people.csv"

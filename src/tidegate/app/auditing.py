@@ -2,9 +2,10 @@
 
 A run writes its records in three appends, each one transaction of the state store:
 
-1. at ``RunStarted``, ``run_started``: spec hash, Tidegate version, the git commit of the
-   spec file (when it is in a git repository), user, host, profile, source, destination and
-   steps. A run whose start cannot be recorded stops before it reads anything.
+1. at ``RunStarted``, ``run_started``: spec hash, Tidegate version, the last git commit of
+   the spec file and whether the file has changes not committed (``git_info``: null outside a
+   git work tree), user, host, profile, source, destination and steps. A run whose start
+   cannot be recorded stops before it reads anything.
 2. at ``ColumnsClassified`` (governed runs), one ``column_governed`` per column: what it was
    classified as, the action the policy required, the one applied (``mask:<strategy>``,
    ``encrypt`` with the key id and version, never the key). The exit step publishes the event
@@ -16,8 +17,9 @@ A run writes its records in three appends, each one transaction of the state sto
    the head key and appended to the head file, when one is configured.
 
 The content digest of a file source (csv, parquet, jsonl) is SHA-256 over the bytes of its
-files as stored, in path order, computed on a thread of its own from ``RunStarted`` on, so it
-costs the run nothing but a second read through the page cache (``hashlib`` releases the GIL).
+files as stored, in path order, computed from ``RunStarted`` on by a thread of its own at a lower
+CPU priority, so it takes the run's idle time: a second read through the page cache, with
+``hashlib`` releasing the GIL.
 A file that changed while it was hashed gives no digest, and says so. Other sources have no
 content digest: their rows are not files whose bytes can be named.
 
@@ -33,7 +35,7 @@ import glob
 import hashlib
 import os
 import socket
-import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -77,7 +79,6 @@ __all__ = [
     "audit_listener",
     "chain_key",
     "encryption_keys",
-    "git_commit",
     "head_file",
     "head_key",
 ]
@@ -88,7 +89,7 @@ FILE_SOURCES = frozenset({"csv", "parquet", "jsonl"})
 """Source kinds whose input is files, so whose content has a digest."""
 
 _CHUNK = 1 << 20
-_GIT_SECONDS = 2.0
+_HASH_NICE = 10
 
 
 @runtime_checkable
@@ -150,6 +151,7 @@ class ContentDigest:
         return dict(self._result)
 
     def _hash(self) -> None:
+        _lower_priority()
         files = self._files or []
         digest = hashlib.sha256()
         size = 0
@@ -187,6 +189,18 @@ class ContentDigest:
         }
 
 
+def _lower_priority() -> None:
+    """Give the calling thread a lower CPU priority, so hashing fills the run's idle time
+    rather than taking cores from its readers. On Linux only, where a thread's id names it to
+    ``setpriority``; elsewhere the same call would reach the process of that number."""
+    if sys.platform != "linux":
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _HASH_NICE)
+    except OSError:  # a container that forbids it: hash at the same priority
+        return
+
+
 def _stamp(path: Path) -> tuple[int, int]:
     found = path.stat()
     return found.st_size, found.st_mtime_ns
@@ -205,26 +219,6 @@ def _input_files(path: str, base_dir: Path, source_type: str) -> list[Path]:
     return [resolved]
 
 
-def git_commit(path: Path) -> str | None:
-    """The last commit that changed ``path``, when it is in a git repository; else None.
-
-    Never fails a run: no git, no repository, an untracked file or a slow git all give None.
-    """
-    try:
-        done = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-            ["git", "log", "-1", "--format=%H", "--", path.name],  # noqa: S607 - git from PATH
-            cwd=path.parent,
-            capture_output=True,
-            text=True,
-            timeout=_GIT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and len(commit) == 40 else None
-
-
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -239,6 +233,7 @@ class RunFacts:
     spec_hash: str
     spec_file: str
     git_commit: str | None
+    git_dirty: bool | None
     profile: str | None
     source_type: str
 
@@ -302,6 +297,7 @@ class AuditListener:
             "spec_file": facts.spec_file,
             "tidegate_version": _version(),
             "git_commit": facts.git_commit,
+            "git_dirty": facts.git_dirty,
             "user": _user(),
             "host": socket.gethostname(),
             "profile": facts.profile,
@@ -505,9 +501,11 @@ def audit_listener(
     Keys are read here, so a bad key stops the run before it starts; the store is only
     opened at ``RunStarted``, where a failure fails the run closed.
     """
-    from tidegate.app.observing import spec_hash, state_url  # noqa: PLC0415 - with audit only
+    from tidegate.app.git_info import git_info  # noqa: PLC0415 - with audit only
+    from tidegate.app.observing import spec_hash, state_url  # noqa: PLC0415
 
     key = chain_key(spec)
+    git = git_info(spec.file)
     signing = head_key(spec)
     path = head_file(spec)
     anchor = None
@@ -519,7 +517,8 @@ def audit_listener(
         facts=RunFacts(
             spec_hash=spec_hash(spec),
             spec_file=str(spec.file),
-            git_commit=git_commit(spec.file),
+            git_commit=None if git is None else git.commit,
+            git_dirty=None if git is None else git.dirty,
             profile=profile,
             source_type=spec.source.type,
         ),
