@@ -359,6 +359,7 @@ def test_an_export_verifies_offline_and_shows_its_edits(tmp_path: Path, cli: Cli
     assert (verdict["problem"]["seq"], verdict["problem"]["tampering"]) == (18, "edited")
     text = cli("audit", "verify", "pipeline.yaml", "--export", "chain.jsonl")
     assert "broken at record 18: edited" in text.stdout
+    assert cli("audit", "verify", "pipeline.yaml", "--head", "18:nothex").returncode == 2
 
 
 def test_a_store_that_refuses_the_start_stops_the_run_before_it_reads(
