@@ -231,9 +231,7 @@ class RunFacts:
     """What the run_started record says beyond the event: the spec and where it runs."""
 
     spec_hash: str
-    spec_file: str
-    git_commit: str | None
-    git_dirty: bool | None
+    spec_file: Path
     profile: str | None
     source_type: str
 
@@ -291,13 +289,18 @@ class AuditListener:
             self.seconds += time.perf_counter() - began
 
     def _run_started(self, event: RunStarted) -> None:
+        from tidegate.app.audit_store import StateAuditStore  # noqa: PLC0415 - bootstrap imports us
+        from tidegate.app.git_info import git_info  # noqa: PLC0415
+        from tidegate.state import StateStore  # noqa: PLC0415
+
         facts = self._facts
+        git = git_info(facts.spec_file)  # here, so its log lines carry the run's id
         payload = {
             "spec_hash": facts.spec_hash,
-            "spec_file": facts.spec_file,
+            "spec_file": str(facts.spec_file),
             "tidegate_version": _version(),
-            "git_commit": facts.git_commit,
-            "git_dirty": facts.git_dirty,
+            "git_commit": None if git is None else git.commit,
+            "git_dirty": None if git is None else git.dirty,
             "user": _user(),
             "host": socket.gethostname(),
             "profile": facts.profile,
@@ -306,9 +309,6 @@ class AuditListener:
             "steps": list(event.steps),
             "chain_keyed": self._key is not None,
         }
-        from tidegate.app.audit_store import StateAuditStore  # noqa: PLC0415 - bootstrap imports us
-        from tidegate.state import StateStore  # noqa: PLC0415
-
         try:
             # opened here, not before the run, so an unreachable store fails the run closed
             self._state = StateStore.open(self._url)
@@ -501,11 +501,9 @@ def audit_listener(
     Keys are read here, so a bad key stops the run before it starts; the store is only
     opened at ``RunStarted``, where a failure fails the run closed.
     """
-    from tidegate.app.git_info import git_info  # noqa: PLC0415 - with audit only
-    from tidegate.app.observing import spec_hash, state_url  # noqa: PLC0415
+    from tidegate.app.observing import spec_hash, state_url  # noqa: PLC0415 - with audit only
 
     key = chain_key(spec)
-    git = git_info(spec.file)
     signing = head_key(spec)
     path = head_file(spec)
     anchor = None
@@ -516,9 +514,7 @@ def audit_listener(
         key=key,
         facts=RunFacts(
             spec_hash=spec_hash(spec),
-            spec_file=str(spec.file),
-            git_commit=None if git is None else git.commit,
-            git_dirty=None if git is None else git.dirty,
+            spec_file=spec.file,
             profile=profile,
             source_type=spec.source.type,
         ),
