@@ -13,7 +13,15 @@ import base64
 import binascii
 import hmac
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tidegate.spec.settings import Secret  # noqa: TC001 - needed at runtime by pydantic
 
@@ -57,10 +65,10 @@ class AuditSpec(BaseModel):
 
     @field_validator("key", "head_key")
     @classmethod
-    def _key_material(cls, value: SecretStr | None, info: object) -> SecretStr | None:
+    def _key_material(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is None:
             return None
-        name = getattr(info, "field_name", "key")
+        name = info.field_name or "key"
         try:
             material = base64.b64decode(value.get_secret_value().strip(), validate=True)
         except (binascii.Error, ValueError):
