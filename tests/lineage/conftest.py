@@ -36,7 +36,7 @@ def demo(tmp_path: Path) -> Path:
     generate(folder / "data", rows=600, seed=7)
     keys = folder / ".tidegate" / "keys"
     keys.mkdir(parents=True)
-    for name in ("mask.key", "demo.v1"):
+    for name in ("mask.key", "demo.v1", "audit.key", "audit-head.key"):
         (keys / name).write_text(generate_key() + "\n", encoding="utf-8")
     return folder / "pipeline.yaml"
 
