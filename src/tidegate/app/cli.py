@@ -228,11 +228,14 @@ def _summarise(
         return
     table = Table(show_header=False, box=None, padding=(0, 2))
     for key, value in summary.items():
-        if value is None or key in ("quality", "governance"):
+        if value is None or key in ("quality", "governance", "audit_head"):
             continue
         shown = f"{value:,}" if isinstance(value, int) else str(value)
         table.add_row(key.replace("_", " "), shown)
     out.print(table)
+    if audit.head is not None:  # on a line of its own, so a narrow terminal cannot cut it
+        signed = f" (signed into {audit.anchored_in})" if audit.anchored_in else ""
+        out.print(f"  audit head       {audit.head}{signed}", highlight=False, soft_wrap=True)
     if governance.classified is not None:
         out.print(governance.table())
     if quality.measured is not None:
