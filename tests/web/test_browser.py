@@ -17,6 +17,9 @@ import uvicorn
 
 from tests.web.test_app import XSS, history  # noqa: F401 - the module fixture of real runs
 from tests.web.test_health_page import SECRET, served, serving  # noqa: F401 - real pipelines
+from tests.web.test_lineage_view import XSS as COLUMN_XSS
+from tests.web.test_lineage_view import served as lineage_served  # noqa: F401 - a real run
+from tidegate.app.bootstrap import build, load
 from tidegate.app.dashboard import dashboard_app
 from tidegate.state import StateStore
 
@@ -190,3 +193,31 @@ def test_health_page_in_the_browser_refreshes_live(
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
         assert errors == []
         page.close()
+
+
+def test_column_lineage_in_the_browser(
+    browser: Browser,
+    lineage_served: tuple[StateStore, Path],  # noqa: F811 - the imported fixture
+) -> None:
+    store, spec = lineage_served
+    with serving(dashboard_app(store, pipelines=[build(load(spec))])) as base:
+        page, errors = _visit(browser, f"{base}/pipelines/shop", "dashboard-lineage")
+        try:
+            svg = page.locator("svg.lineage")
+            assert svg.is_visible()
+            assert svg.locator("line.link").count() == 3
+            labels = svg.locator("text.lineage-out").evaluate_all(
+                "texts => texts.map(text => text.firstChild.textContent)"
+            )
+            assert labels == [
+                "order_id",
+                "amount",
+                "total",
+                COLUMN_XSS,
+            ]
+            page.locator("details.lineage summary").click()
+            table = page.locator("details.lineage table")
+            assert "renamed" in table.inner_text()
+            assert errors == []
+        finally:
+            page.close()

@@ -28,9 +28,12 @@ from tidegate.web.health import HEALTH_TTL
 from tidegate.web.models import (
     AlertView,
     BreakerView,
+    ColumnLineageView,
     ColumnView,
     EndpointView,
     EnergyView,
+    LineageInputView,
+    LineageView,
     Overview,
     PipelineDetail,
     PipelineHealth,
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from tidegate.app.bootstrap import Pipeline
+    from tidegate.spec.models import PipelineSpec
     from tidegate.state import PipelineSummary, RunDetail, RunRow, StateStore
     from tidegate.web.models import Sla
 
@@ -83,7 +87,7 @@ def dashboard_app(
     from tidegate.app.dashboard_health import DashboardHealth  # noqa: PLC0415 - serving only
 
     return create_app(
-        StoreReader(store),
+        StoreReader(store, specs=[pipeline.spec for pipeline in pipelines]),
         token=token,
         refresh_seconds=refresh_seconds,
         health=DashboardHealth(store, pipelines),
@@ -108,9 +112,13 @@ class StoreReader:
     ``ttl`` 0 every request reads the history itself (tests, a one-off ``/api/overview``).
     """
 
-    def __init__(self, store: StateStore, *, ttl: float = OVERVIEW_TTL) -> None:
+    def __init__(
+        self, store: StateStore, *, ttl: float = OVERVIEW_TTL, specs: Sequence[PipelineSpec] = ()
+    ) -> None:
         self.store = store
         self.ttl = ttl
+        self.specs = {spec.name: spec for spec in specs}
+        self._lineages: dict[tuple[str, tuple[str, ...] | None], LineageView] = {}
         self._lock = threading.Lock()
         self._overview: tuple[float, Overview] | None = None
         self._refreshing = False
@@ -186,7 +194,48 @@ class StoreReader:
                 SpecVersionView(**version, changes=version["diff"])
                 for version in self.store.spec_versions(name, limit=10)  # changes lists more
             ],
+            lineage=self._lineage(name, detail.run.get("source_schema")),
         )
+
+    def _lineage(self, name: str, source_schema: Any) -> LineageView | None:
+        """The column lineage of the served pipeline file ``name``, with the source columns
+        its last run read (the spec alone may not name them: a CSV's header); None when the
+        file is not served. Computed once per set of source columns."""
+        spec = self.specs.get(name)
+        if spec is None:
+            return None
+        columns = (
+            tuple(str(field["name"]) for field in source_schema)
+            if isinstance(source_schema, list)
+            else None
+        )
+        key = (name, columns)
+        if key not in self._lineages:
+            from tidegate.lineage.columns import column_lineage  # noqa: PLC0415 - sqlglot
+
+            found = column_lineage(spec, source_columns=None if columns is None else [*columns])
+            self._lineages[key] = LineageView(
+                inputs=[dataset.name for dataset in found.inputs],
+                output=found.output.name,
+                columns=[
+                    ColumnLineageView(
+                        column=column.column,
+                        transformation=column.transformation,
+                        steps=list(column.steps),
+                        inputs=[
+                            LineageInputView(
+                                dataset=item.dataset.name,
+                                column=item.column,
+                                transformation=item.transformation,
+                            )
+                            for item in column.inputs
+                        ],
+                    )
+                    for column in found.columns
+                ],
+                gaps=list(found.gaps),
+            )
+        return self._lineages[key]
 
     def run(self, run_id: str) -> RunView | None:
         """The run of this id or unique prefix; None when there is none (or several)."""

@@ -306,6 +306,7 @@ def _pipeline_charts(detail: PipelineDetail) -> dict[str, Any]:
             destination=detail.spec.destination if detail.spec else None,
             step_types=detail.spec.step_types if detail.spec else None,
         ),
+        "lineage": charts.lineage_graph(detail.lineage) if detail.lineage else None,
     }
 
 

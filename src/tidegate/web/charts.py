@@ -8,14 +8,28 @@ Charts are drawn on the server, so the pages need no chart library and no script
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from tidegate.web.models import EndpointView, StepView, TimeShare
+    from tidegate.web.models import EndpointView, LineageView, StepView, TimeShare
 
-__all__ = ["Bar", "Box", "Edge", "Flow", "Series", "flow", "series", "time_bars"]
+__all__ = [
+    "Bar",
+    "Box",
+    "Edge",
+    "Flow",
+    "LineageGraph",
+    "LineageLabel",
+    "LineageLink",
+    "Series",
+    "flow",
+    "lineage_graph",
+    "series",
+    "time_bars",
+]
 
 _PAD = 6.0
 
@@ -212,3 +226,94 @@ def _count(value: int | None) -> str:
 
 def _figure(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+@dataclass(frozen=True, slots=True)
+class LineageLabel:
+    """A column's label in the column-lineage graph, at its row."""
+
+    x: float
+    y: float
+    text: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineageLink:
+    """An input column feeding an output column; ``kind`` (the transformation's family)
+    picks the line's dash pattern and colour, so it reads without colour too."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    kind: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineageGraph:
+    """Input columns on the left, loaded columns on the right, a line per feeding input."""
+
+    width: int
+    height: int
+    inputs: tuple[LineageLabel, ...]
+    outputs: tuple[LineageLabel, ...]
+    links: tuple[LineageLink, ...]
+
+
+_ROW = 20
+_LABEL_W = 230
+_LINK_W = 260
+
+
+def lineage_graph(lineage: LineageView) -> LineageGraph:
+    """Lay out ``lineage`` as two columns of labels joined by lines: every input column
+    (``dataset.column``, in order of first use) on the left, every loaded column on the right.
+    A loaded column from no input (a constant) has no line."""
+    seen: dict[tuple[str, str], int] = {}
+    for column in lineage.columns:
+        for item in column.inputs:
+            seen.setdefault((item.dataset, item.column), len(seen))
+    left_x = _PAD + _LABEL_W
+    right_x = left_x + _LINK_W
+    top = _PAD + 10
+
+    def row(index: int) -> float:
+        return top + index * _ROW
+
+    inputs = tuple(
+        LineageLabel(x=left_x - 6, y=row(i), text=column, title=f"{_short(dataset)}: {column}")
+        for (dataset, column), i in seen.items()
+    )
+    outputs = tuple(
+        LineageLabel(
+            x=right_x + 6,
+            y=row(i),
+            text=column.column,
+            title=f"{column.column}: {column.transformation}",
+        )
+        for i, column in enumerate(lineage.columns)
+    )
+    links = tuple(
+        LineageLink(
+            x1=left_x,
+            y1=row(seen[(item.dataset, item.column)]) - 4,
+            x2=right_x,
+            y2=row(i) - 4,
+            kind=item.transformation.split(":", 1)[0],
+            title=f"{item.column} → {column.column}: {item.transformation}",
+        )
+        for i, column in enumerate(lineage.columns)
+        for item in column.inputs
+    )
+    rows = max(len(inputs), len(outputs), 1)
+    width = int(right_x + _LABEL_W + _PAD)
+    return LineageGraph(
+        width=width, height=int(top + rows * _ROW), inputs=inputs, outputs=outputs, links=links
+    )
+
+
+def _short(name: str) -> str:
+    """The last part of a dataset's name: a file's name, not its folder."""
+    return PurePosixPath(name).name or name

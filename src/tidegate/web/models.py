@@ -18,12 +18,15 @@ __all__ = [
     "AlertView",
     "BreakerView",
     "CheckView",
+    "ColumnLineageView",
     "ColumnView",
     "EndpointView",
     "EnergyView",
     "HealthChecker",
     "HealthReport",
     "HistoryReader",
+    "LineageInputView",
+    "LineageView",
     "Overview",
     "PipelineChecks",
     "PipelineDetail",
@@ -209,6 +212,33 @@ class SpecVersionView(BaseModel):
     spec_file: str | None = None
 
 
+class LineageInputView(BaseModel):
+    """One input column feeding an output column, and how it was transformed."""
+
+    dataset: str = Field(description="The input dataset's name (a file, a table).")
+    column: str
+    transformation: str
+
+
+class ColumnLineageView(BaseModel):
+    """One loaded column: the input columns it comes from and how (identity, renamed, cast,
+    derived, masked:<strategy>, encrypted, unknown)."""
+
+    column: str
+    transformation: str
+    inputs: list[LineageInputView]
+    steps: list[str] = Field(default_factory=list, description="The steps that touched it.")
+
+
+class LineageView(BaseModel):
+    """The pipeline's column lineage, from its input datasets to the loaded table."""
+
+    inputs: list[str]
+    output: str
+    columns: list[ColumnLineageView]
+    gaps: list[str] = Field(default_factory=list, description="What could not be told.")
+
+
 class PipelineDetail(BaseModel):
     """A pipeline's history (newest first), its latest run's steps and columns, and the spec
     that run used (None for runs recorded before specs were kept)."""
@@ -223,6 +253,11 @@ class PipelineDetail(BaseModel):
     )
     changes: list[SpecVersionView] = Field(
         default_factory=list, description="The latest versions of the spec, newest first."
+    )
+    lineage: LineageView | None = Field(
+        None,
+        description="Column lineage of the served pipeline file, with the columns its last "
+        "run read; None when the dashboard serves the history without the pipeline file.",
     )
 
 
