@@ -84,6 +84,7 @@ def _git(folder: Path, deadline: float, *args: str) -> str | None:
         return None
     if done.returncode != 0:
         first = done.stderr.strip().splitlines()[0] if done.stderr.strip() else ""
-        _log.debug("git_info_unavailable", folder=str(folder), error=first)
+        if "not a git repository" not in first:  # outside git is the usual case, not news
+            _log.debug("git_info_unavailable", folder=str(folder), error=first)
         return None
     return done.stdout
