@@ -138,6 +138,8 @@ def run_demo(
         f"  {prog} classify {spec}       # what governance finds and requires, per column\n"
         f"  {prog} decrypt {spec} --column national_id --limit 3   # authorized use only\n"
         f"  {prog} audit verify {spec}   # the hash-chained audit trail still holds\n"
+        f"  {prog} lineage show {spec}   # where every loaded column comes from\n"
+        f"  {prog} serve {spec}          # the dashboard on http://127.0.0.1:8765/\n"
         f"  {prog} profile {_shown(files.customers)} --rows 20000   # statistics, rule ideas\n"
         f"  {prog} run {spec} --log-format json --log-level debug\n"
         f"  {prog} run {spec} --set destination.table=customers_copy\n"
