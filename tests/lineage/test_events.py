@@ -46,6 +46,12 @@ def listen(pipeline: Pipeline, settings: LineageSpec, **kwargs: Any) -> OpenLine
     return listener
 
 
+def demo_pipeline(demo: Path) -> Pipeline:
+    """The demo pipeline without its own ``lineage:`` section, so the listener a test adds
+    is the only one writing events."""
+    return build(load_pipeline(demo).model_copy(update={"lineage": None}))
+
+
 def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -53,7 +59,7 @@ def lines(path: Path) -> list[dict[str, Any]]:
 def test_a_demo_run_writes_schema_valid_start_and_complete_events_with_column_lineage(
     demo: Path,
 ) -> None:
-    pipeline = build(load_pipeline(demo))
+    pipeline = demo_pipeline(demo)
     listener = listen(pipeline, LineageSpec())
 
     result = pipeline.run(on_unfinished="fresh")
@@ -113,7 +119,7 @@ def test_a_demo_run_writes_schema_valid_start_and_complete_events_with_column_li
 
 
 def test_a_failed_run_sends_fail_with_the_error_message(demo: Path) -> None:
-    pipeline = build(load_pipeline(demo))
+    pipeline = demo_pipeline(demo)
     pipeline.inject = ("mid_batch:raise:data@1",)
     out = demo.parent / "events.jsonl"
     listener = listen(pipeline, LineageSpec(transports={"f": {"type": "file", "path": str(out)}}))
@@ -226,7 +232,7 @@ def test_a_run_interrupted_by_ctrl_c_is_sent_as_abort_at_exit(tmp_path: Path) ->
 def test_events_reach_a_marquez_compatible_api_with_the_bearer_token(
     demo: Path, marquez: Marquez
 ) -> None:
-    pipeline = build(load_pipeline(demo))
+    pipeline = demo_pipeline(demo)
     settings = LineageSpec(
         namespace="shop",
         transports={
@@ -425,3 +431,23 @@ def test_prepare_does_starts_work_before_the_run_and_serves_one_run(tmp_path: Pa
 
     assert probes == ["source", "source"]  # the next run probed afresh
     assert [e["eventType"] for e in buffer.events()] == ["START", "COMPLETE"] * 2
+
+
+def test_the_demo_as_the_cli_runs_it_writes_schema_valid_events(demo: Path) -> None:
+    """The example pipeline's own ``lineage:`` section, wired by the app, in a real process:
+    its events reach the default file (the process waits for them at exit) and validate."""
+    tidegate = str(Path(sys.executable).with_name("tidegate"))
+    done = subprocess.run(
+        [tidegate, "run", str(demo), "--fresh", "--log-level", "error"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    events = lines(demo.parent / ".tidegate" / "lineage.jsonl")
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    for event in events:
+        assert problems(event) == [], event["eventType"]
+        assert event["job"]["namespace"] == "tidegate-demo"
+    fields = events[-1]["outputs"][0]["facets"]["columnLineage"]["fields"]
+    assert set(fields) == set(DEMO)
