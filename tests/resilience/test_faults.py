@@ -71,6 +71,16 @@ def visit(faults: FaultInjector, point: str, batches: range) -> list[int]:
 # -- decisions --------------------------------------------------------------------------------
 
 
+def test_never_fired_lists_the_certain_faults_the_run_did_not_reach() -> None:
+    fired = FaultSpec(at="mid_batch", action="delay", seconds=0)
+    missed = FaultSpec(at="after_commit", action="raise", kind="transient", batch=3)
+    chance = FaultSpec(at="before_commit", action="delay", seconds=0, probability=0.5)
+    faults, _ = injector(fired, missed, chance)
+    faults.reached("mid_batch", batch=1)
+    faults.reached("after_commit", batch=1)
+    assert faults.never_fired() == [missed]  # a fault left to chance may rightly not fire
+
+
 def test_is_a_fault_points() -> None:
     assert isinstance(FaultInjector(FaultsSpec()), FaultPoints)
 

@@ -265,7 +265,7 @@ class Pipeline:
     ) -> RunResult:
         """Run once with a fresh context and event bus; the result carries any error."""
         from tidegate.app.observing import observers  # noqa: PLC0415 - exporters on demand
-        from tidegate.app.resilient import faults_of, policies  # noqa: PLC0415
+        from tidegate.app.resilient import faults_of, policies, warn_unfired  # noqa: PLC0415
 
         faults = faults_of(
             self.spec, inject=self.inject, profile=self.profile, allow=self.allow_faults
@@ -307,7 +307,9 @@ class Pipeline:
             ),
             values_hidden() if governance is not None else nullcontext(),
         ):
-            return runner.run()
+            result = runner.run()
+            warn_unfired(resilience.faults)
+            return result
 
 
 def check_health(pipeline: Pipeline) -> list[Check]:

@@ -15,6 +15,7 @@ from tidegate.resilience.calls import ResilientCalls
 from tidegate.resilience.faults import (
     FaultInjector,
     check_allowed,
+    describe,
     drop_destination_connection,
     parse_inject,
 )
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from tidegate.spec import PipelineSpec
     from tidegate.spec.resilience import FaultsSpec
 
-__all__ = ["Policies", "faults_of", "policies"]
+__all__ = ["Policies", "faults_of", "policies", "warn_unfired"]
 
 _log = structlog.get_logger(__name__)
 
@@ -126,3 +127,22 @@ def _breaker_store(spec: PipelineSpec) -> BreakerStore | None:
     except TidegateError as exc:  # breakers still work for this run, in memory
         _log.warning("breaker_store_unavailable", error=exc.message)
         return None
+
+
+def warn_unfired(faults: FaultPoints) -> None:
+    """Log each injected fault the run never reached, so a chaos test that did not test
+    anything says so instead of passing quietly (``after_commit`` on a destination that
+    commits once at the end, a batch number past the last batch)."""
+    if not isinstance(faults, FaultInjector):
+        return
+    for fault in faults.never_fired():
+        where = fault.at + (f" of batch {fault.batch}" if fault.batch is not None else "")
+        _log.warning(
+            "fault_never_fired",
+            fault=describe(fault),
+            at=where,
+            hint="the run never reached this point: a destination that commits once at the "
+            "end (duckdb below commit_min_rows, files) has no after_commit per batch, and a "
+            "batch number past the last one is never reached; inject at a point the run "
+            "passes (before_commit, mid_batch, step:<name>) or lower commit_min_rows",
+        )

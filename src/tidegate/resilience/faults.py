@@ -107,6 +107,16 @@ class FaultInjector:
         self._happened = [0] * len(spec.inject)
         self._lock = threading.Lock()
 
+    def never_fired(self) -> list[FaultSpec]:
+        """The faults that were certain to fire (probability 1) and did not: the run never
+        reached their point (or batch), so the test they were meant for did not happen."""
+        with self._lock:
+            return [
+                fault
+                for fault, happened in zip(self.spec.inject, self._happened, strict=True)
+                if happened == 0 and fault.probability >= 1
+            ]
+
     def reached(self, point: str, *, batch: int) -> None:
         """Make every listed fault that is due at ``point`` of batch ``batch`` happen, in order."""
         for fault in self._due(point, batch):
