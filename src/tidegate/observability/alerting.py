@@ -42,7 +42,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import structlog
 
@@ -261,22 +261,19 @@ class AlertEngine:
         next_action = KIND_POLICIES[kind].next_step(systems=self._systems(), run_id=event.run_id)
         self._fire(
             rule,
-            self._alert(
-                rule="run_failed",
-                severity=rule.severity or kind_severity(kind),
-                title=f"{self.pipeline} failed",
-                summary=f"run {event.run_id} failed after {event.seconds:.0f}s"
-                + (f" in step {step}" if step else "")
-                + f": {message}",
-                fingerprint=fingerprint(kind, step, normalize_message(message)),
-                run_id=event.run_id,
-                error_kind=str(kind),
-                error=event.error,
-                step=step,
-                counts=_counts(event),
-                next_action=next_action,
-                impact=self._impact("will be stale"),
-            ),
+            default=kind_severity(kind),
+            title=f"{self.pipeline} failed",
+            summary=f"run {event.run_id} failed after {event.seconds:.0f}s"
+            + (f" in step {step}" if step else "")
+            + f": {message}",
+            fingerprint=fingerprint(kind, step, normalize_message(message)),
+            run_id=event.run_id,
+            error_kind=str(kind),
+            error=event.error,
+            step=step,
+            counts=_counts(event),
+            next_action=next_action,
+            impact=self._impact("will be stale"),
         )
 
     def _quality(self, event: QualityMeasured) -> None:
@@ -290,20 +287,16 @@ class AlertEngine:
             names = sorted(str(r.get("id")) for r in failed)
             self._fire(
                 rule,
-                self._alert(
-                    rule="quality_breach",
-                    severity=rule.severity or _RULE_SEVERITY["quality_breach"],
-                    title=f"{self.pipeline}: {len(names)} quality rule(s) failed",
-                    summary=f"run {event.run_id}: {', '.join(names)} below threshold "
-                    f"({event.rejected} of {event.rows} rows rejected)",
-                    fingerprint=fingerprint(*names),
-                    run_id=event.run_id,
-                    step=event.step,
-                    counts={"rows": event.rows, "rejected": event.rejected},
-                    next_action=f"`tidegate show {event.run_id}` lists the failing rules; "
-                    "`tidegate quarantine show <pipeline>` the rows",
-                    impact=self._impact("may get incomplete or wrong data"),
-                ),
+                title=f"{self.pipeline}: {len(names)} quality rule(s) failed",
+                summary=f"run {event.run_id}: {', '.join(names)} below threshold "
+                f"({event.rejected} of {event.rows} rows rejected)",
+                fingerprint=fingerprint(*names),
+                run_id=event.run_id,
+                step=event.step,
+                counts={"rows": event.rows, "rejected": event.rejected},
+                next_action=f"`tidegate show {event.run_id}` lists the failing rules; "
+                "`tidegate quarantine show <pipeline>` the rows",
+                impact=self._impact("may get incomplete or wrong data"),
             )
         drop = self._rule("score_drop")
         if drop is None or event.score is None or not event.final:
@@ -318,19 +311,15 @@ class AlertEngine:
             return
         self._fire(
             drop,
-            self._alert(
-                rule="score_drop",
-                severity=drop.severity or _RULE_SEVERITY["score_drop"],
-                title=f"{self.pipeline}: quality score fell from {last:.1f} to {event.score:.1f}",
-                summary=f"run {event.run_id} scored {event.score:.1f}, {last - event.score:.1f} "
-                f"points below the last run (alert at {threshold:g})",
-                fingerprint=fingerprint("score_drop"),
-                run_id=event.run_id,
-                step=event.step,
-                counts={"rows": event.rows, "rejected": event.rejected},
-                next_action=f"`tidegate show {event.run_id}` shows which dimension fell",
-                impact=self._impact("may get worse data than before"),
-            ),
+            title=f"{self.pipeline}: quality score fell from {last:.1f} to {event.score:.1f}",
+            summary=f"run {event.run_id} scored {event.score:.1f}, {last - event.score:.1f} "
+            f"points below the last run (alert at {threshold:g})",
+            fingerprint=fingerprint("score_drop"),
+            run_id=event.run_id,
+            step=event.step,
+            counts={"rows": event.rows, "rejected": event.rejected},
+            next_action=f"`tidegate show {event.run_id}` shows which dimension fell",
+            impact=self._impact("may get worse data than before"),
         )
 
     def _rejects(self, event: RunFinished) -> None:
@@ -343,18 +332,14 @@ class AlertEngine:
             return
         self._fire(
             rule,
-            self._alert(
-                rule="reject_ratio",
-                severity=rule.severity or _RULE_SEVERITY["reject_ratio"],
-                title=f"{self.pipeline}: {ratio:.1%} of rows rejected",
-                summary=f"run {event.run_id} rejected {event.rows_rejected} of "
-                f"{event.rows_read} rows read (alert above {threshold:.1%})",
-                fingerprint=fingerprint("reject_ratio"),
-                run_id=event.run_id,
-                counts=_counts(event),
-                next_action="`tidegate quarantine show <pipeline>` shows the rejected rows and why",
-                impact=self._impact("will miss rejected rows"),
-            ),
+            title=f"{self.pipeline}: {ratio:.1%} of rows rejected",
+            summary=f"run {event.run_id} rejected {event.rows_rejected} of "
+            f"{event.rows_read} rows read (alert above {threshold:.1%})",
+            fingerprint=fingerprint("reject_ratio"),
+            run_id=event.run_id,
+            counts=_counts(event),
+            next_action="`tidegate quarantine show <pipeline>` shows the rejected rows and why",
+            impact=self._impact("will miss rejected rows"),
         )
 
     def _sla(self, event: RunFinished, limit: timedelta) -> None:
@@ -363,19 +348,15 @@ class AlertEngine:
             return
         self._fire(
             rule,
-            self._alert(
-                rule="sla_duration",
-                severity=rule.severity or _RULE_SEVERITY["sla_duration"],
-                title=f"{self.pipeline} took {event.seconds:.0f}s, longer than its SLA",
-                summary=f"run {event.run_id} ({event.status}) ran {event.seconds:.0f}s; "
-                f"sla.max_duration is {limit.total_seconds():.0f}s",
-                fingerprint=fingerprint("sla_duration"),
-                run_id=event.run_id,
-                counts=_counts(event),
-                next_action=f"`tidegate show {event.run_id}` shows where the time went "
-                "(steps, waits on the source, commits)",
-                impact=self._impact("will be late"),
-            ),
+            title=f"{self.pipeline} took {event.seconds:.0f}s, longer than its SLA",
+            summary=f"run {event.run_id} ({event.status}) ran {event.seconds:.0f}s; "
+            f"sla.max_duration is {limit.total_seconds():.0f}s",
+            fingerprint=fingerprint("sla_duration"),
+            run_id=event.run_id,
+            counts=_counts(event),
+            next_action=f"`tidegate show {event.run_id}` shows where the time went "
+            "(steps, waits on the source, commits)",
+            impact=self._impact("will be late"),
         )
 
     def stale(self, detail: str) -> None:
@@ -387,16 +368,12 @@ class AlertEngine:
             return
         self._fire(
             rule,
-            self._alert(
-                rule="sla_age",
-                severity=rule.severity or _RULE_SEVERITY["sla_age"],
-                title=f"{self.pipeline} is stale",
-                summary=f"no successful run within its sla.max_age: {detail}",
-                fingerprint=fingerprint("sla_age"),
-                next_action="`tidegate runs <pipeline>` shows the recent runs; is the scheduler "
-                "running it? `tidegate run <pipeline>` runs it now",
-                impact=self._impact("is stale"),
-            ),
+            title=f"{self.pipeline} is stale",
+            summary=f"no successful run within its sla.max_age: {detail}",
+            fingerprint=fingerprint("sla_age"),
+            next_action="`tidegate runs <pipeline>` shows the recent runs; is the scheduler "
+            "running it? `tidegate run <pipeline>` runs it now",
+            impact=self._impact("is stale"),
         )
 
     def _breaker(self, event: BreakerChanged) -> None:
@@ -410,19 +387,15 @@ class AlertEngine:
         )
         self._fire(
             rule,
-            self._alert(
-                rule="breaker_open",
-                severity=rule.severity or _RULE_SEVERITY["breaker_open"],
-                title=f"{self.pipeline}: circuit breaker open on {event.target}",
-                summary=f"{event.failure_rate:.0%} of recent calls to {event.target} failed: "
-                f"calls fail fast{probe}",
-                fingerprint=fingerprint("breaker_open", event.target),
-                run_id=event.run_id,
-                error_kind=str(ErrorKind.DEPENDENCY),
-                next_action=f"check {event.target}; `tidegate breaker list` shows the breaker, "
-                f"`tidegate breaker reset {event.target}` closes it once it is back",
-                impact=self._impact("will be stale while it stays open"),
-            ),
+            title=f"{self.pipeline}: circuit breaker open on {event.target}",
+            summary=f"{event.failure_rate:.0%} of recent calls to {event.target} failed: "
+            f"calls fail fast{probe}",
+            fingerprint=fingerprint("breaker_open", event.target),
+            run_id=event.run_id,
+            error_kind=str(ErrorKind.DEPENDENCY),
+            next_action=f"check {event.target}; `tidegate breaker list` shows the breaker, "
+            f"`tidegate breaker reset {event.target}` closes it once it is back",
+            impact=self._impact("will be stale while it stays open"),
         )
 
     def _recovered(self, event: RunFinished) -> None:
@@ -459,7 +432,14 @@ class AlertEngine:
                 return rule
         return None
 
-    def _fire(self, rule: AlertRuleSpec, alert: Alert) -> None:
+    def _fire(
+        self, rule: AlertRuleSpec, *, default: AlertSeverity | None = None, **fields: Any
+    ) -> None:
+        """Decide on the alert of ``rule`` made of ``fields`` (``_alert``'s) and send it, or
+        record it as suppressed within the cooldown. Its name is the rule's event; its severity
+        the rule's, else ``default``, else the event's usual one."""
+        severity = rule.severity or default or _RULE_SEVERITY[rule.on]
+        alert = self._alert(rule=rule.on, severity=severity, **fields)
         channels = self._route(rule, alert.severity)
         try:
             last = self.history.last_sent(alert.pipeline, alert.rule, alert.fingerprint)
