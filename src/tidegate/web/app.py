@@ -99,14 +99,16 @@ def create_app(
         "/static", StaticFiles(directory=str(files("tidegate.web") / "static")), name="static"
     )
 
+    # what every page's template is given besides its own values
+    shared: dict[str, Any] = {
+        "refresh_seconds": refresh_seconds,
+        "health_page": health is not None,
+        "standalone": None,
+    }
+
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         body = templates.get_template(name).render(
-            request=request,
-            now=datetime.now(UTC),
-            refresh_seconds=refresh_seconds,
-            health_page=health is not None,
-            standalone=None,
-            **context,
+            request=request, now=datetime.now(UTC), **shared, **context
         )
         return HTMLResponse(body, status_code=status)
 
@@ -169,12 +171,7 @@ def create_app(
         """Everything recorded of the run of this id (or of a unique prefix of it)."""
         return _found(reader.run(run_id), f"run {run_id!r}")
 
-    rendered = _Rendered(
-        templates,
-        refresh_seconds=refresh_seconds,
-        health_page=health is not None,
-        standalone=None,
-    )
+    rendered = _Rendered(templates, **shared)
 
     @app.get("/", include_in_schema=False)
     def overview_page(request: Request) -> Response:
